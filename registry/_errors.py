@@ -1,0 +1,119 @@
+"""The registry's error tree.
+
+Every error Atrium raises on purpose derives from :class:`AtriumError` and carries a
+stable string ``code`` (what clients and tests match on) and an HTTP ``status``. The two
+translation points, the admin HTTP layer and the MCP JSON-RPC dispatcher, map these to
+problem documents and JSON-RPC errors; nothing else catches broadly.
+
+    AtriumError
+    ├── NotFoundError            (404 not_found)
+    ├── ConflictError            (409 conflict)
+    │   ├── AlreadyExistsError   (409 already_exists)
+    │   └── ReviewConflictError  (409 review_conflict)
+    ├── InvalidInputError        (422 invalid_input)
+    ├── AuthenticationError      (401 unauthenticated)
+    ├── PermissionDeniedError    (403 forbidden)
+    ├── SeparationOfDutiesError  (403 separation_of_duties)
+    ├── UpstreamError            (502 upstream_error)
+    │   ├── UpstreamUnreachableError  (502 upstream_unreachable)
+    │   ├── UpstreamTimeoutError      (504 upstream_timeout)
+    │   └── UpstreamProtocolError     (502 upstream_protocol_error)
+    └── StorageError             (503 storage_error)
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+# JSON-RPC error codes for the MCP side (JSON-RPC 2.0 reserved range and MCP's own).
+JSONRPC_INVALID_REQUEST = -32600
+JSONRPC_METHOD_NOT_FOUND = -32601
+JSONRPC_INVALID_PARAMS = -32602
+JSONRPC_INTERNAL_ERROR = -32603
+
+
+class AtriumError(Exception):
+    """Root of every error Atrium raises deliberately."""
+
+    code: ClassVar[str] = "atrium_error"
+    status: ClassVar[int] = 500
+    jsonrpc_code: ClassVar[int] = JSONRPC_INTERNAL_ERROR
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class NotFoundError(AtriumError):
+    code = "not_found"
+    status = 404
+    jsonrpc_code = JSONRPC_INVALID_PARAMS
+
+
+class ConflictError(AtriumError):
+    code = "conflict"
+    status = 409
+    jsonrpc_code = JSONRPC_INVALID_REQUEST
+
+
+class AlreadyExistsError(ConflictError):
+    code = "already_exists"
+
+
+class ReviewConflictError(ConflictError):
+    """The reviewed version is no longer current, or was already decided."""
+
+    code = "review_conflict"
+
+
+class InvalidInputError(AtriumError, ValueError):
+    """Bad input. A ValueError too, so msgspec reports it as a validation error while decoding."""
+
+    code = "invalid_input"
+    status = 422
+    jsonrpc_code = JSONRPC_INVALID_PARAMS
+
+
+class AuthenticationError(AtriumError):
+    code = "unauthenticated"
+    status = 401
+    jsonrpc_code = JSONRPC_INVALID_REQUEST
+
+
+class PermissionDeniedError(AtriumError):
+    code = "forbidden"
+    status = 403
+    jsonrpc_code = JSONRPC_INVALID_REQUEST
+
+
+class SeparationOfDutiesError(PermissionDeniedError):
+    """A reviewer tried to approve a version they registered or synced themselves."""
+
+    code = "separation_of_duties"
+
+
+class UpstreamError(AtriumError):
+    """An upstream MCP server failed; the catalog is left as it was."""
+
+    code = "upstream_error"
+    status = 502
+
+
+class UpstreamUnreachableError(UpstreamError):
+    code = "upstream_unreachable"
+
+
+class UpstreamTimeoutError(UpstreamError):
+    code = "upstream_timeout"
+    status = 504
+
+
+class UpstreamProtocolError(UpstreamError):
+    """The upstream answered, but not with valid MCP."""
+
+    code = "upstream_protocol_error"
+
+
+class StorageError(AtriumError):
+    code = "storage_error"
+    status = 503

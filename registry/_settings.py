@@ -1,0 +1,57 @@
+"""Atrium's settings: one frozen object, built from the environment and passed explicitly."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import msgspec
+
+from registry._errors import InvalidInputError
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./var/atrium.db"
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True):
+    """Process-wide configuration. Every field has an ``ATRIUM_<NAME>`` variable."""
+
+    database_url: str = DEFAULT_DATABASE_URL
+    host: str = "127.0.0.1"
+    port: int = 8000
+    discovery_timeout: float = 30.0
+    # How often the scheduler looks for upstreams whose sync interval has elapsed.
+    scheduler_tick: float = 5.0
+    # Request bodies above this size are refused with 413 before they are parsed.
+    max_body_bytes: int = 1_048_576
+    log_level: str = "INFO"
+    # Also create the demo tenant, upstream and token on start (``atrium serve --demo``).
+    demo: bool = False
+    watch_list_changed: bool = True
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> Settings:
+        """Build settings from ``ATRIUM_*`` variables; unknown variables are ignored.
+
+        Raises:
+            InvalidInputError: a variable does not parse as its field's type.
+        """
+        raw: dict[str, object] = {}
+        for field in msgspec.structs.fields(cls):
+            value = environ.get(f"ATRIUM_{field.name.upper()}")
+            if value is not None:
+                raw[field.name] = value
+        try:
+            return msgspec.convert(raw, cls, strict=False)
+        except msgspec.ValidationError as exc:
+            raise InvalidInputError(f"bad ATRIUM_* setting: {exc}") from exc
+
+    def sqlite_path(self) -> Path | None:
+        """The file behind a SQLite URL (so its folder can be created), else None."""
+        prefix = "sqlite+aiosqlite:///"
+        if not self.database_url.startswith(prefix):
+            return None
+        path = self.database_url.removeprefix(prefix)
+        return None if path in ("", ":memory:") else Path(path)
