@@ -119,14 +119,14 @@ class Review:
             if tenant is not None:
                 await tenant_row(session, tenant)
             rows = (
-                (await session.execute(after_cursor(query, CatalogItemRow.id, cursor, limit))).tuples().all()
+                (await session.execute(after_cursor(query, CatalogItemRow.id, cursor, limit))).all()
             )
         page, next_cursor = split_page(rows, limit, lambda row: row[0].id)
         return Page(items=[item_from_rows(*row) for row in page], next_cursor=next_cursor)
 
     async def get_item(self, item_id: int) -> CatalogItem:
         async with self._sessions() as session:
-            row = (await session.execute(_items_query().where(CatalogItemRow.id == item_id))).tuples().first()
+            row = (await session.execute(_items_query().where(CatalogItemRow.id == item_id))).first()
         if row is None:
             raise NotFoundError(f"no catalog item {item_id}")
         return item_from_rows(*row)
@@ -172,7 +172,6 @@ class Review:
         async with self._sessions() as session:
             rows = (
                 (await session.execute(after_cursor(query, DefinitionVersionRow.id, cursor, limit)))
-                .tuples()
                 .all()
             )
         page, next_cursor = split_page(rows, limit, lambda row: row[0].id)
@@ -285,7 +284,7 @@ class Review:
             .order_by(CatalogItemRow.id)
         )
         async with self._sessions() as session:
-            rows = (await session.execute(query)).tuples().all()
+            rows = (await session.execute(query)).all()
         return [
             ApprovedDefinition(
                 upstream_id=upstream_id,

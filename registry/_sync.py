@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from weakref import WeakValueDictionary
 
 import anyio
+from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from registry._catalog import GLOBAL_SCOPE, tenant_row, upstream_from_row, upstream_row
@@ -80,6 +81,17 @@ class SyncService:
                 return await self._sync(upstream_id, principal=principal, trigger=trigger, progress=progress)
             except SQLAlchemyError as exc:
                 raise StorageError("the catalog database failed during sync") from exc
+
+    async def recent_runs(self, upstream_id: int, *, limit: int = 10) -> list[SyncRun]:
+        """The upstream's latest sync runs, newest first."""
+        query = (
+            select(SyncRunRow)
+            .where(SyncRunRow.upstream_id == upstream_id)
+            .order_by(SyncRunRow.id.desc())
+            .limit(limit)
+        )
+        async with self._sessions() as session:
+            return [sync_run_from_row(row) for row in await session.scalars(query)]
 
     async def _sync(
         self, upstream_id: int, *, principal: str, trigger: str, progress: Progress | None

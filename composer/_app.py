@@ -1,0 +1,74 @@
+"""The application factory: ``create_app(settings)`` builds everything in its lifespan."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import anyio
+from litestar import Litestar, get
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.exceptions import HTTPException
+from litestar.openapi import OpenAPIConfig
+
+from composer._auth import provide_principal
+from composer._demo import seed_demo
+from composer._problems import atrium_error_handler, http_error_handler, unexpected_error_handler
+from composer._services import Services, build_services
+from composer.api import CatalogController, ReviewController, TenantController, UpstreamController
+from registry import AtriumError, CredentialSource, Settings, upgrade_database
+
+logger = logging.getLogger(__name__)
+
+
+def provide_services(state: State) -> Services:
+    services: Services = state.services
+    return services
+
+
+@get("/health", tags=["health"])
+async def health() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+def create_app(
+    settings: Settings, *, credentials: CredentialSource | None = None, run_scheduler: bool = True
+) -> Litestar:
+    """The Atrium ASGI app. Nothing is connected until its lifespan starts."""
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        services = build_services(settings, credentials)
+        app.state.services = services
+        try:
+            if settings.database_url.startswith("sqlite"):
+                # The embedded default migrates itself; PostgreSQL is migrated by `atrium db upgrade`.
+                await upgrade_database(services.engine)
+            async with anyio.create_task_group() as tasks:
+                if run_scheduler:
+                    tasks.start_soon(services.scheduler.run)
+                if settings.demo:
+                    tasks.start_soon(seed_demo, services, f"http://{settings.host}:{settings.port}")
+                yield
+                tasks.cancel_scope.cancel()
+        finally:
+            await services.engine.dispose()
+
+    return Litestar(
+        route_handlers=[health, TenantController, UpstreamController, CatalogController, ReviewController],
+        dependencies={
+            "services": Provide(provide_services, sync_to_thread=False),
+            "principal": Provide(provide_principal),
+        },
+        exception_handlers={
+            AtriumError: atrium_error_handler,
+            HTTPException: http_error_handler,
+            Exception: unexpected_error_handler,
+        },
+        lifespan=[lifespan],
+        request_max_body_size=settings.max_body_bytes,
+        openapi_config=OpenAPIConfig(title="Atrium admin API", version="0.1.0", path="/schema"),
+        debug=False,
+    )

@@ -1,0 +1,349 @@
+"""The ``atrium`` command line: serve, migrate, mint tokens, and drive the admin API."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shlex
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from typing import Any
+
+import click
+import httpx
+
+from composer._client import AdminClient, ApiError
+from registry import AtriumError, Settings, Tokens, create_engine, create_session_factory, upgrade_database
+
+
+def _settings() -> Settings:
+    return Settings.from_env(os.environ)
+
+
+def _fail(message: str) -> None:
+    click.secho(message, fg="red", err=True)
+    sys.exit(1)
+
+
+def _show(value: Any) -> None:
+    click.echo(json.dumps(value, indent=2, ensure_ascii=False))
+
+
+@click.group()
+def main() -> None:
+    """Atrium: a multi-tenant registry and composer of virtual MCP servers."""
+
+
+@main.command()
+@click.option("--host", default=None, help="Bind address (default ATRIUM_HOST or 127.0.0.1).")
+@click.option("--port", type=int, default=None, help="Port (default ATRIUM_PORT or 8000).")
+@click.option("--demo", is_flag=True, help="Create a demo tenant, upstream and admin token.")
+def serve(host: str | None, port: int | None, demo: bool) -> None:
+    """Run the server (migrating the embedded SQLite database first)."""
+    import msgspec
+    import uvicorn
+
+    from composer._app import create_app
+
+    settings = msgspec.structs.replace(
+        _settings(),
+        **{k: v for k, v in {"host": host, "port": port}.items() if v is not None},
+        demo=demo or _settings().demo,
+    )
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level=settings.log_level.lower())
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Apply all migrations to ATRIUM_DATABASE_URL."""
+
+    async def run() -> None:
+        engine = create_engine(_settings())
+        try:
+            await upgrade_database(engine)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(run())
+    click.echo("database is up to date")
+
+
+@main.group()
+def token() -> None:
+    """Admin API tokens (written straight to the database: this is how the first admin gets in)."""
+
+
+@token.command("create")
+@click.option("--principal", required=True, help="Who the token speaks for, e.g. alice@example.com.")
+@click.option(
+    "--role",
+    "roles",
+    multiple=True,
+    required=True,
+    help="platform_admin, tenant_admin:<tenant>, security_reviewer:<tenant> or security_reviewer:*",
+)
+@click.option("--description", default="")
+@click.option("--ttl-days", type=int, default=None, help="Expire after this many days.")
+def token_create(principal: str, roles: tuple[str, ...], description: str, ttl_days: int | None) -> None:
+    """Mint a token; its secret is printed once and never stored."""
+
+    async def run() -> str:
+        engine = create_engine(_settings())
+        try:
+            await upgrade_database(engine)
+            ttl = None if ttl_days is None else timedelta(days=ttl_days)
+            minted = await Tokens(create_session_factory(engine)).mint(
+                principal, list(roles), description=description, ttl=ttl
+            )
+            return minted.secret
+        finally:
+            await engine.dispose()
+
+    try:
+        click.echo(asyncio.run(run()))
+    except AtriumError as exc:
+        _fail(f"{exc.code}: {exc.detail}")
+
+
+@token.command("revoke")
+@click.argument("token_id", type=int)
+def token_revoke(token_id: int) -> None:
+    async def run() -> None:
+        engine = create_engine(_settings())
+        try:
+            await Tokens(create_session_factory(engine)).revoke(token_id)
+        finally:
+            await engine.dispose()
+
+    try:
+        asyncio.run(run())
+    except AtriumError as exc:
+        _fail(f"{exc.code}: {exc.detail}")
+    click.echo(f"token {token_id} revoked")
+
+
+# --- commands that drive a running server's admin API ---------------------------------------
+
+api_options = [
+    click.option("--url", envvar="ATRIUM_URL", default="http://127.0.0.1:8000", show_default=True),
+    click.option("--token", "api_token", envvar="ATRIUM_TOKEN", required=True, help="Or set ATRIUM_TOKEN."),
+]
+
+
+def with_api(func: Any) -> Any:
+    for option in reversed(api_options):
+        func = option(func)
+    return func
+
+
+@contextmanager
+def _api(url: str, api_token: str) -> Iterator[AdminClient]:
+    try:
+        with AdminClient(url, api_token) as client:
+            yield client
+    except ApiError as exc:
+        _fail(f"error {exc.status} {exc.code}: {exc.detail}")
+    except httpx.HTTPError as exc:
+        _fail(f"cannot reach {url}: {type(exc).__name__}")
+
+
+def _pairs(values: tuple[str, ...], what: str) -> dict[str, str]:
+    pairs: dict[str, str] = {}
+    for value in values:
+        name, sep, rest = value.partition("=")
+        if not sep:
+            _fail(f"{what} must look like NAME=VALUE, got {value!r}")
+        pairs[name] = rest
+    return pairs
+
+
+@main.group()
+def tenant() -> None:
+    """Tenants."""
+
+
+@tenant.command("create")
+@click.argument("slug")
+@click.option("--name", required=True)
+@click.option("--separation-of-duties", is_flag=True)
+@with_api
+def tenant_create(slug: str, name: str, separation_of_duties: bool, url: str, api_token: str) -> None:
+    body = {"slug": slug, "name": name, "separation_of_duties": separation_of_duties}
+    with _api(url, api_token) as api:
+        _show(api.request("POST", "/api/v1/tenants", json=body))
+
+
+@main.group()
+def upstream() -> None:
+    """Upstream MCP servers."""
+
+
+@upstream.command("add")
+@click.argument("slug")
+@click.option("--name", required=True)
+@click.option("--tenant", default=None, help="Tenant slug; omit for a global upstream.")
+@click.option("--http", "http_url", default=None, help="Streamable HTTP endpoint URL.")
+@click.option("--sse", "sse_url", default=None, help="Legacy HTTP+SSE endpoint URL.")
+@click.option("--stdio", "stdio_command", default=None, help="Command line of a stdio server.")
+@click.option("--header", multiple=True, help="NAME=TEMPLATE, may use ${CREDENTIAL}.")
+@click.option("--env", multiple=True, help="NAME=TEMPLATE for stdio servers.")
+@click.option("--interval", type=int, default=None, help="Sync every N seconds.")
+@with_api
+def upstream_add(
+    slug: str,
+    name: str,
+    tenant: str | None,
+    http_url: str | None,
+    sse_url: str | None,
+    stdio_command: str | None,
+    header: tuple[str, ...],
+    env: tuple[str, ...],
+    interval: int | None,
+    url: str,
+    api_token: str,
+) -> None:
+    """Register an upstream (exactly one of --http, --sse, --stdio)."""
+    chosen = [(t, v) for t, v in (("streamable_http", http_url), ("sse", sse_url), ("stdio", stdio_command)) if v]
+    if len(chosen) != 1:
+        _fail("give exactly one of --http, --sse or --stdio")
+    transport, target = chosen[0]
+    body: dict[str, Any] = {"slug": slug, "name": name, "tenant": tenant, "transport": transport}
+    if transport == "stdio":
+        body |= {"command": shlex.split(target), "env_templates": _pairs(env, "--env")}
+    else:
+        body |= {"url": target, "header_templates": _pairs(header, "--header")}
+    if interval is not None:
+        body["sync_interval_seconds"] = interval
+    with _api(url, api_token) as api:
+        _show(api.request("POST", "/api/v1/upstreams", json=body))
+
+
+@upstream.command("list")
+@click.option("--tenant", default=None)
+@with_api
+def upstream_list(tenant: str | None, url: str, api_token: str) -> None:
+    with _api(url, api_token) as api:
+        for page in _pages(api, "/api/v1/upstreams", {"tenant": tenant}):
+            for item in page:
+                click.echo(
+                    f"{item['id']:>5}  {item['tenant'] or '(global)':<16} {item['slug']:<24} "
+                    f"{item['transport']:<16} {item['last_sync_status']}"
+                )
+
+
+@upstream.command("sync")
+@click.argument("upstream_id", type=int)
+@with_api
+def upstream_sync(upstream_id: int, url: str, api_token: str) -> None:
+    """Discover now; shows elapsed time while the upstream answers, then what changed."""
+    with _api(url, api_token) as api, _progress(f"syncing upstream {upstream_id}"):
+        run = api.request("POST", f"/api/v1/upstreams/{upstream_id}/sync")
+    counts = run["counts"]
+    click.echo(
+        f"ok in {run['duration_ms']:.0f} ms: {counts.get('items', 0)} items, "
+        f"{counts.get('new_versions', 0)} new versions, {counts.get('changed', 0)} changed, "
+        f"{counts.get('removed', 0)} removed"
+    )
+
+
+@main.group()
+def review() -> None:
+    """Security review of tool and prompt versions."""
+
+
+@review.command("pending")
+@click.option("--tenant", default=None)
+@click.option("--min-risk", type=click.Choice(["none", "low", "medium", "high", "critical"]), default=None)
+@with_api
+def review_pending(tenant: str | None, min_risk: str | None, url: str, api_token: str) -> None:
+    with _api(url, api_token) as api:
+        for page in _pages(api, "/api/v1/reviews/pending", {"tenant": tenant, "min_risk": min_risk}):
+            for entry in page:
+                item, version = entry["item"], entry["version"]
+                click.echo(
+                    f"item {item['id']:>5}  {version['hash']}  {version['risk']:<8} "
+                    f"{item['upstream_slug']}/{item['kind']}:{item['key']}"
+                )
+
+
+@review.command("show")
+@click.argument("item_id", type=int)
+@click.argument("digest")
+@with_api
+def review_show(item_id: int, digest: str, url: str, api_token: str) -> None:
+    with _api(url, api_token) as api:
+        version = api.request("GET", f"/api/v1/catalog/items/{item_id}/versions/{digest}")
+    click.echo(f"status {version['status']}, risk {version['risk']}")
+    for finding in version["findings"]:
+        click.echo(f"  [{finding['severity']}] {finding['code']} at {finding['path']}: {finding['message']}")
+    click.echo(version["diff"])
+
+
+@review.command("approve")
+@click.argument("item_id", type=int)
+@click.argument("digest")
+@click.option("--reason", required=True)
+@with_api
+def review_approve(item_id: int, digest: str, reason: str, url: str, api_token: str) -> None:
+    _decide(item_id, digest, "approve", reason, url, api_token)
+
+
+@review.command("reject")
+@click.argument("item_id", type=int)
+@click.argument("digest")
+@click.option("--reason", required=True)
+@with_api
+def review_reject(item_id: int, digest: str, reason: str, url: str, api_token: str) -> None:
+    _decide(item_id, digest, "reject", reason, url, api_token)
+
+
+def _decide(item_id: int, digest: str, decision: str, reason: str, url: str, api_token: str) -> None:
+    with _api(url, api_token) as api:
+        version = api.request(
+            "POST",
+            f"/api/v1/reviews/items/{item_id}/versions/{digest}",
+            json={"decision": decision, "reason": reason},
+        )
+    click.echo(f"{digest[:12]} is now {version['status']}")
+
+
+def _pages(api: AdminClient, path: str, params: dict[str, Any]) -> Iterator[list[dict[str, Any]]]:
+    cursor = None
+    while True:
+        page = api.request("GET", path, params={**params, "cursor": cursor, "limit": 200})
+        yield page["items"]
+        cursor = page.get("next_cursor")
+        if cursor is None:
+            return
+
+
+@contextmanager
+def _progress(label: str) -> Iterator[None]:
+    """An elapsed-time line on stderr while a long request runs (only on a terminal)."""
+    done = threading.Event()
+    started = time.monotonic()
+
+    def tick() -> None:
+        while not done.wait(0.5):
+            click.echo(f"\r{label}: {time.monotonic() - started:.0f}s", err=True, nl=False)
+
+    ticker = threading.Thread(target=tick, daemon=True)
+    if sys.stderr.isatty():
+        ticker.start()
+    try:
+        yield
+    finally:
+        done.set()
+        if ticker.is_alive():
+            ticker.join()
+            click.echo("", err=True)

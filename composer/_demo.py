@@ -1,0 +1,56 @@
+"""The newcomer's demo: a tenant, a stdio upstream running composer.demo_upstream, a token."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import click
+
+from composer._services import Services
+from registry import AlreadyExistsError, NotFoundError, TenantSpec, UpstreamSpec
+
+logger = logging.getLogger(__name__)
+
+DEMO_TENANT = "demo"
+DEMO_UPSTREAM = "demo-weather"
+DEMO_PRINCIPAL = "demo-admin"
+
+
+async def seed_demo(services: Services, base_url: str) -> None:
+    """Create what is missing, sync the demo upstream, and print how to try it."""
+    try:
+        await services.catalog.get_tenant(DEMO_TENANT)
+    except NotFoundError:
+        await services.catalog.create_tenant(TenantSpec(slug=DEMO_TENANT, name="Demo tenant"))
+    spec = UpstreamSpec(
+        slug=DEMO_UPSTREAM,
+        name="Demo weather server (stdio)",
+        tenant=DEMO_TENANT,
+        transport="stdio",
+        command=[sys.executable, "-m", "composer.demo_upstream"],
+    )
+    upstream_id = None
+    try:
+        upstream_id = (await services.catalog.create_upstream(spec, principal=DEMO_PRINCIPAL)).id
+    except AlreadyExistsError:
+        page = await services.catalog.list_upstreams(tenant=DEMO_TENANT, include_global=False, limit=500)
+        upstream_id = next(u.id for u in page.items if u.slug == DEMO_UPSTREAM)
+    minted = await services.tokens.mint(
+        DEMO_PRINCIPAL,
+        ["platform_admin", f"tenant_admin:{DEMO_TENANT}", "security_reviewer:*"],
+        description="atrium serve --demo",
+    )
+    run = await services.syncs.sync(upstream_id, principal=DEMO_PRINCIPAL, trigger="demo")
+    token = minted.secret
+    click.echo(
+        f"""
+Atrium demo is up at {base_url}  (sync of the demo upstream: {run.status})
+  export ATRIUM_TOKEN={token}
+  curl -s -H "Authorization: Bearer $ATRIUM_TOKEN" {base_url}/api/v1/reviews/pending | python3 -m json.tool
+  .venv/bin/atrium review pending
+  .venv/bin/atrium review approve <item> <hash> --reason "looks fine"
+  OpenAPI: {base_url}/schema/swagger
+""",
+        err=True,
+    )

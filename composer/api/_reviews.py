@@ -1,0 +1,75 @@
+"""Security review: the pending queue and decisions on exact version hashes."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import msgspec
+from litestar import Controller, get, post
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+
+from composer._auth import PrincipalDep
+from composer._authz import Action, authorize, sees_every_tenant
+from composer._services import ServicesDep
+from composer.api._catalog import Hash, visible_item
+from composer.api._params import Cursor, Limit, TenantFilter
+from registry import (
+    Decision,
+    DefinitionVersion,
+    ItemKind,
+    Page,
+    PermissionDeniedError,
+    QueueFilter,
+    ReviewEntry,
+)
+
+Risk = Literal["none", "low", "medium", "high", "critical"]
+
+
+class DecisionRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    decision: Decision
+    reason: Annotated[str, msgspec.Meta(min_length=1, max_length=4000)]
+
+
+class ReviewController(Controller):
+    path = "/api/v1/reviews"
+    tags = ["review"]
+
+    @get("/pending")
+    async def pending(
+        self,
+        services: ServicesDep,
+        principal: PrincipalDep,
+        tenant: TenantFilter = None,
+        upstream_id: FromQuery[int | None] = None,
+        kind: FromQuery[ItemKind | None] = None,
+        min_risk: Annotated[Risk | None, QueryParameter(description="Only versions at or above this risk")] = None,
+        cursor: Cursor = None,
+        limit: Limit = 50,
+    ) -> Page[ReviewEntry]:
+        """Versions waiting for a decision, oldest first; without a tenant, every tenant's."""
+        if upstream_id is not None:
+            upstream = await services.catalog.get_upstream(upstream_id)
+            authorize(principal, Action.REVIEW, upstream.tenant)
+        elif tenant is not None:
+            authorize(principal, Action.REVIEW, tenant)
+        elif not sees_every_tenant(principal):
+            raise PermissionDeniedError("name a tenant: you may not review every tenant")
+        where = QueueFilter(tenant=tenant, upstream_id=upstream_id, kind=kind, min_risk=min_risk)
+        return await services.review.pending(where, cursor=cursor, limit=limit)
+
+    @post("/items/{item_id:int}/versions/{digest:str}", status_code=200)
+    async def decide(
+        self,
+        item_id: FromPath[int],
+        digest: Hash,
+        data: JSONBody[DecisionRequest],
+        services: ServicesDep,
+        principal: PrincipalDep,
+    ) -> DefinitionVersion:
+        """Approve or reject exactly this hash. 409 if it was decided already or (approve) is not current."""
+        item = await visible_item(services, principal, item_id)
+        authorize(principal, Action.REVIEW, item.tenant)
+        return await services.review.decide(
+            item_id, digest, data.decision, principal=principal.name, reason=data.reason
+        )
