@@ -85,17 +85,12 @@ class SyncService:
     async def recent_runs(self, upstream_id: int, *, limit: int = 10) -> list[SyncRun]:
         """The upstream's latest sync runs, newest first."""
         query = (
-            select(SyncRunRow)
-            .where(SyncRunRow.upstream_id == upstream_id)
-            .order_by(SyncRunRow.id.desc())
-            .limit(limit)
+            select(SyncRunRow).where(SyncRunRow.upstream_id == upstream_id).order_by(SyncRunRow.id.desc()).limit(limit)
         )
         async with self._sessions() as session:
             return [sync_run_from_row(row) for row in await session.scalars(query)]
 
-    async def _sync(
-        self, upstream_id: int, *, principal: str, trigger: str, progress: Progress | None
-    ) -> SyncRun:
+    async def _sync(self, upstream_id: int, *, principal: str, trigger: str, progress: Progress | None) -> SyncRun:
         say = progress or (lambda _message: None)
         started, clock = now(), time.perf_counter()
         async with self._sessions() as session:
@@ -128,6 +123,12 @@ class SyncService:
                 row.server_name, row.server_version = found.server_name, found.server_version
                 row.instructions = found.instructions
                 run = await _finish(session, run_id, clock, status="ok", counts=counts)
+        except anyio.get_cancelled_exc_class():
+            # Shutdown or a cancelled request: do not leave the run "running" forever.
+            with anyio.CancelScope(shield=True):
+                async with self._sessions() as session, session.begin():
+                    await _finish(session, run_id, clock, status="interrupted")
+            raise
         except (UpstreamError, InvalidInputError) as exc:
             logger.warning("sync of upstream %s failed: %s", upstream_id, exc.code)
             say(f"failed: {exc.code}: {exc.detail}")

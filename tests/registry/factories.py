@@ -8,8 +8,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from registry import Catalog, Review, TenantSpec, Upstream, UpstreamSpec, create_session_factory
 from registry._catalog import tenant_row, upstream_row
-from registry._versions import ListingCounts, record_listing
 from registry._types import ItemKind
+from registry._versions import ListingCounts, record_listing
 
 
 def make_tool(**overrides: Any) -> dict[str, Any]:

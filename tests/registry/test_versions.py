@@ -148,7 +148,9 @@ async def test_a_retired_definition_offered_again_needs_review_again(engine: Asy
     item = (await review.list_items(upstream_id=upstream.id)).items[0]
     await review.decide(item.id, item.current_hash or "", Decision.APPROVE, principal="rita", reason="ok")
     await record(engine, upstream, [changed])
-    await review.decide(item.id, definition_hash(tool_definition(changed)), Decision.APPROVE, principal="rita", reason="ok")
+    await review.decide(
+        item.id, definition_hash(tool_definition(changed)), Decision.APPROVE, principal="rita", reason="ok"
+    )
     await record(engine, upstream, [original])
     assert await review.current_approved(upstream.id, ItemKind.TOOL, "get_weather") is None
     again = await review.get_version(item.id, definition_hash(tool_definition(original)))
