@@ -14,6 +14,7 @@ Status moves:
 
 from __future__ import annotations
 
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import anyio.to_thread
@@ -31,7 +32,6 @@ from registry._types import ItemKind, VersionStatus
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
     from datetime import datetime
-from functools import partial
 
     from sqlalchemy.ext.asyncio import AsyncSession
 
