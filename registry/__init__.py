@@ -1,0 +1,141 @@
+"""Atrium's registry: the catalog of upstream MCP servers and their reviewed definitions.
+
+It never imports the web framework or the composer; the composer builds on it.
+"""
+
+from __future__ import annotations
+
+from registry._canonical import canonical_json, definition_hash, prompt_definition, tool_definition
+from registry._catalog import Catalog
+from registry._credential_specs import (
+    CredentialInfo,
+    CredentialKind,
+    CredentialSpec,
+    OAuthClientCredentials,
+    SecretCredential,
+)
+from registry._credential_store import CredentialStore, DatabaseCredentials
+from registry._credentials import CredentialSource, NoCredentials, render_templates, target_for
+from registry._db import Base, create_engine, create_session_factory
+from registry._diff import changed_fields, definition_diff
+from registry._discovery import Discovery, Transport, UpstreamTarget, discover, watch_list_changed
+from registry._errors import (
+    AlreadyExistsError,
+    AtriumError,
+    AuthenticationError,
+    ConflictError,
+    InvalidInputError,
+    NotFoundError,
+    PermissionDeniedError,
+    ReviewConflictError,
+    SecretKeyError,
+    SeparationOfDutiesError,
+    StorageError,
+    UpstreamError,
+    UpstreamProtocolError,
+    UpstreamTimeoutError,
+    UpstreamUnreachableError,
+)
+from registry._migrate import current_revision, upgrade_database
+from registry._oauth import TokenCache
+from registry._review import QueueFilter, Review, ReviewEntry
+from registry._scan import Finding, RiskLevel, ScanReport, Severity, is_auto_approvable, scan_definition
+from registry._scheduler import SyncScheduler
+from registry._secrets import SecretBox, generate_key
+from registry._settings import Settings
+from registry._specs import TenantPatch, TenantSpec, UpstreamPatch, UpstreamSpec
+from registry._sync import SyncService
+from registry._tokens import ApiToken, MintedToken, Principal, Tokens
+from registry._types import (
+    ApprovedDefinition,
+    CatalogItem,
+    Decision,
+    DefinitionVersion,
+    ItemKind,
+    Page,
+    ReviewDecision,
+    SyncRun,
+    Tenant,
+    Upstream,
+    VersionStatus,
+)
+
+__all__ = [
+    "AlreadyExistsError",
+    "ApiToken",
+    "ApprovedDefinition",
+    "AtriumError",
+    "AuthenticationError",
+    "Base",
+    "Catalog",
+    "CatalogItem",
+    "ConflictError",
+    "CredentialInfo",
+    "CredentialKind",
+    "CredentialSource",
+    "CredentialSpec",
+    "CredentialStore",
+    "DatabaseCredentials",
+    "Decision",
+    "DefinitionVersion",
+    "Discovery",
+    "Finding",
+    "InvalidInputError",
+    "ItemKind",
+    "MintedToken",
+    "NoCredentials",
+    "NotFoundError",
+    "OAuthClientCredentials",
+    "Page",
+    "PermissionDeniedError",
+    "Principal",
+    "QueueFilter",
+    "Review",
+    "ReviewConflictError",
+    "ReviewDecision",
+    "ReviewEntry",
+    "RiskLevel",
+    "ScanReport",
+    "SecretBox",
+    "SecretCredential",
+    "SecretKeyError",
+    "SeparationOfDutiesError",
+    "Settings",
+    "Severity",
+    "StorageError",
+    "SyncRun",
+    "SyncScheduler",
+    "SyncService",
+    "Tenant",
+    "TenantPatch",
+    "TenantSpec",
+    "TokenCache",
+    "Tokens",
+    "Transport",
+    "Upstream",
+    "UpstreamError",
+    "UpstreamPatch",
+    "UpstreamProtocolError",
+    "UpstreamSpec",
+    "UpstreamTarget",
+    "UpstreamTimeoutError",
+    "UpstreamUnreachableError",
+    "VersionStatus",
+    "canonical_json",
+    "changed_fields",
+    "create_engine",
+    "create_session_factory",
+    "current_revision",
+    "definition_diff",
+    "definition_hash",
+    "discover",
+    "generate_key",
+    "is_auto_approvable",
+    "prompt_definition",
+    "render_templates",
+    "scan_definition",
+    "target_for",
+    "tool_definition",
+    "upgrade_database",
+    "watch_list_changed",
+]
