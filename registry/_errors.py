@@ -11,13 +11,16 @@ problem documents and JSON-RPC errors; nothing else catches broadly.
     │   ├── AlreadyExistsError   (409 already_exists)
     │   └── ReviewConflictError  (409 review_conflict)
     ├── InvalidInputError        (422 invalid_input)
+    │   └── SecretKeyError       (503 secret_key_error: no ATRIUM_SECRET_KEYS where one is
+    │                             required, or none of them decrypts a stored credential)
     ├── AuthenticationError      (401 unauthenticated)
     ├── PermissionDeniedError    (403 forbidden)
     ├── SeparationOfDutiesError  (403 separation_of_duties)
     ├── UpstreamError            (502 upstream_error)
     │   ├── UpstreamUnreachableError  (502 upstream_unreachable)
     │   ├── UpstreamTimeoutError      (504 upstream_timeout)
-    │   └── UpstreamProtocolError     (502 upstream_protocol_error)
+    │   ├── UpstreamProtocolError     (502 upstream_protocol_error)
+    │   └── UpstreamReplyError        (502 upstream_reply: a JSON-RPC error to pass on as is)
     └── StorageError             (503 storage_error)
 """
 
@@ -74,6 +77,18 @@ class InvalidInputError(AtriumError, ValueError):
     jsonrpc_code = JSONRPC_INVALID_PARAMS
 
 
+class SecretKeyError(InvalidInputError):
+    """No secret key can encrypt or decrypt a credential; the operator must fix ATRIUM_SECRET_KEYS.
+
+    An InvalidInputError so that a sync records it like a missing credential, instead of failing
+    half-way; 503 because no client request can fix it.
+    """
+
+    code = "secret_key_error"
+    status = 503
+    jsonrpc_code = JSONRPC_INTERNAL_ERROR
+
+
 class AuthenticationError(AtriumError):
     code = "unauthenticated"
     status = 401
@@ -112,6 +127,16 @@ class UpstreamProtocolError(UpstreamError):
     """The upstream answered, but not with valid MCP."""
 
     code = "upstream_protocol_error"
+
+
+class UpstreamReplyError(UpstreamError):
+    """The upstream answered a forwarded request with a JSON-RPC error; a proxy passes it on."""
+
+    code = "upstream_reply"
+
+    def __init__(self, detail: str, *, rpc_code: int, data: object = None) -> None:
+        super().__init__(detail)
+        self.rpc_code, self.data = rpc_code, data
 
 
 class StorageError(AtriumError):

@@ -13,6 +13,7 @@ from sqlalchemy import (
     Float,
     ForeignKey,
     Integer,
+    LargeBinary,
     String,
     Text,
     TypeDecorator,
@@ -127,9 +128,7 @@ class DefinitionVersionRow(Base):
     status: Mapped[str] = mapped_column(String(16), index=True)
     risk: Mapped[str] = mapped_column(String(16), index=True)
     findings: Mapped[list[dict[str, Any]]] = mapped_column(Json, default=list)
-    previous_version_id: Mapped[int | None] = mapped_column(
-        ForeignKey("definition_versions.id", ondelete="SET NULL")
-    )
+    previous_version_id: Mapped[int | None] = mapped_column(ForeignKey("definition_versions.id", ondelete="SET NULL"))
     diff: Mapped[str] = mapped_column(Text, default="")
     changed_fields: Mapped[list[str]] = mapped_column(Json, default=list)
     synced_by: Mapped[str] = mapped_column(String(200))
@@ -146,9 +145,7 @@ class ReviewDecisionRow(Base):
     __tablename__ = "review_decisions"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    version_id: Mapped[int] = mapped_column(
-        ForeignKey("definition_versions.id", ondelete="CASCADE"), index=True
-    )
+    version_id: Mapped[int] = mapped_column(ForeignKey("definition_versions.id", ondelete="CASCADE"), index=True)
     decision: Mapped[str] = mapped_column(String(16))
     principal: Mapped[str] = mapped_column(String(200))
     reason: Mapped[str] = mapped_column(Text)
@@ -185,3 +182,28 @@ class ApiTokenRow(Base):
     created_at: Mapped[datetime] = mapped_column(TimestampType())
     expires_at: Mapped[datetime | None] = mapped_column(TimestampType())
     revoked_at: Mapped[datetime | None] = mapped_column(TimestampType())
+
+
+class CredentialRow(Base):
+    """One tenant's secret for one upstream, filling the ``${name}`` placeholders of its templates.
+
+    ``ciphertext`` is a Fernet token (registry/_secrets.py); ``details`` holds only what is not
+    secret (an OAuth token URL, client id, scope, audience) and may be shown.
+    """
+
+    __tablename__ = "credentials"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "upstream_id", "name"),
+        CheckConstraint("kind IN ('secret', 'oauth_client_credentials')", name="kind"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    upstream_id: Mapped[int] = mapped_column(ForeignKey("upstreams.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(32))
+    ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+    details: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(TimestampType())
+    updated_at: Mapped[datetime] = mapped_column(TimestampType())

@@ -22,6 +22,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     host: str = "127.0.0.1"
     port: int = 8000
     discovery_timeout: float = 30.0
+    # Seconds one forwarded call (tools/call, prompts/get, ...) may take upstream.
+    call_timeout: float = 30.0
     # How often the scheduler looks for upstreams whose sync interval has elapsed.
     scheduler_tick: float = 5.0
     # Request bodies above this size are refused with 413 before they are parsed.
@@ -30,6 +32,19 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # Also create the demo tenant, upstream and token on start (``atrium serve --demo``).
     demo: bool = False
     watch_list_changed: bool = True
+    # Comma-separated Fernet keys (urlsafe base64 of 32 bytes) that encrypt stored credentials.
+    # The first encrypts, every one decrypts: put a new key first, run `atrium secrets rotate`,
+    # then drop the old one. Empty: SQLite keeps a generated key in secret.key next to the
+    # database; PostgreSQL refuses to store credentials (see registry/_secrets.py).
+    secret_keys: str = ""
+
+    def __repr__(self) -> str:
+        # The secret keys must not reach a log line or a traceback through a repr.
+        shown = ", ".join(
+            f"{field}=<redacted>" if field == "secret_keys" and value else f"{field}={value!r}"
+            for field, value in msgspec.structs.asdict(self).items()
+        )
+        return f"Settings({shown})"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:

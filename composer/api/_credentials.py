@@ -1,0 +1,55 @@
+"""A tenant's credentials for the upstreams it uses: set, list, delete. Values are write-only.
+
+The upstream is the tenant's own or a global one; a global upstream used by the tenant is
+rendered with this tenant's credentials only. No response ever carries a value, a client
+secret or a token: only names, kinds and non-secret metadata.
+"""
+
+from __future__ import annotations
+
+from litestar import Controller, delete, get, put
+from litestar.params import FromPath, JSONBody
+
+from composer._auth import PrincipalDep
+from composer._authz import Action, authorize
+from composer._services import ServicesDep
+from registry import CredentialInfo, CredentialSpec, Page
+
+
+class CredentialController(Controller):
+    path = "/api/v1/tenants/{tenant:str}/upstreams/{upstream_id:int}/credentials"
+    tags = ["credentials"]
+
+    @get("/")
+    async def list_credentials(
+        self, tenant: FromPath[str], upstream_id: FromPath[int], services: ServicesDep, principal: PrincipalDep
+    ) -> Page[CredentialInfo]:
+        """The tenant's credentials for the upstream: names, kinds, metadata; never values."""
+        authorize(principal, Action.MANAGE_TENANT, tenant)
+        return Page(items=await services.credentials.list_credentials(tenant, upstream_id))
+
+    @put("/{name:str}")
+    async def set_credential(
+        self,
+        tenant: FromPath[str],
+        upstream_id: FromPath[int],
+        name: FromPath[str],
+        data: JSONBody[CredentialSpec],
+        services: ServicesDep,
+        principal: PrincipalDep,
+    ) -> CredentialInfo:
+        """Create or replace the credential that fills ``${name}`` in the upstream's templates."""
+        authorize(principal, Action.MANAGE_TENANT, tenant)
+        return await services.credentials.set_credential(tenant, upstream_id, name, data, principal=principal.name)
+
+    @delete("/{name:str}")
+    async def delete_credential(
+        self,
+        tenant: FromPath[str],
+        upstream_id: FromPath[int],
+        name: FromPath[str],
+        services: ServicesDep,
+        principal: PrincipalDep,
+    ) -> None:
+        authorize(principal, Action.MANAGE_TENANT, tenant)
+        await services.credentials.delete_credential(tenant, upstream_id, name)
