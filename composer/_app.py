@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 
 import anyio
@@ -15,9 +15,18 @@ from litestar.openapi import OpenAPIConfig
 
 from composer._auth import provide_principal
 from composer._demo import seed_demo
+from composer._endpoints import VirtualServerResolver
 from composer._problems import atrium_error_handler, http_error_handler, unexpected_error_handler
 from composer._services import Services, build_services
-from composer.api import CatalogController, ReviewController, TenantController, UpstreamController
+from composer.api import (
+    CatalogController,
+    CredentialController,
+    ReviewController,
+    TenantController,
+    UpstreamController,
+    VirtualServerController,
+)
+from composer.mcp import ListChangedHub, McpSettings, create_mcp_asgi, mcp_route
 from registry import AtriumError, CredentialSource, Settings, upgrade_database
 
 logger = logging.getLogger(__name__)
@@ -34,30 +43,51 @@ async def health() -> dict[str, str]:
 
 
 def create_app(
-    settings: Settings, *, credentials: CredentialSource | None = None, run_scheduler: bool = True
+    settings: Settings,
+    *,
+    credentials: CredentialSource | None = None,
+    run_scheduler: bool = True,
+    environ: Mapping[str, str] | None = None,
 ) -> Litestar:
     """The Atrium ASGI app. Nothing is connected until its lifespan starts."""
 
+    hub = ListChangedHub()
+    holder: list[Services] = []  # filled by the lifespan; the MCP resolver reads it per request
+    resolver = VirtualServerResolver(lambda: holder[0].virtual_servers, lambda: holder[0].pool)
+    mcp = create_mcp_asgi(resolver, McpSettings.from_env(environ or {}), hub=hub)
+
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        services = build_services(settings, credentials)
+        services = build_services(settings, credentials, hub=hub)
         app.state.services = services
+        holder[:] = [services]
         try:
             if settings.database_url.startswith("sqlite"):
                 # The embedded default migrates itself; PostgreSQL is migrated by `atrium db upgrade`.
                 await upgrade_database(services.engine)
-            async with anyio.create_task_group() as tasks:
+            async with services.pool.running(), anyio.create_task_group() as tasks:
                 if run_scheduler:
                     tasks.start_soon(services.scheduler.run)
                 if settings.demo:
                     tasks.start_soon(seed_demo, services, f"http://{settings.host}:{settings.port}")
                 yield
+                hub.close()
                 tasks.cancel_scope.cancel()
         finally:
+            holder.clear()
             await services.engine.dispose()
 
     return Litestar(
-        route_handlers=[health, TenantController, UpstreamController, CatalogController, ReviewController],
+        route_handlers=[
+            health,
+            mcp_route(mcp),
+            VirtualServerController,
+            TenantController,
+            UpstreamController,
+            CredentialController,
+            CatalogController,
+            ReviewController,
+        ],
         dependencies={
             "services": Provide(provide_services, sync_to_thread=False),
             "principal": Provide(provide_principal),

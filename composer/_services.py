@@ -1,4 +1,4 @@
-"""The registry services an app instance works with, built once in its lifespan."""
+"""The services an app instance works with, built once in its lifespan."""
 
 from __future__ import annotations
 
@@ -6,15 +6,21 @@ import msgspec
 from litestar.di import NamedDependency
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from composer._endpoints import ChangeNotifier
+from composer.mcp import ListChangedHub
 from registry import (
     Catalog,
     CredentialSource,
-    NoCredentials,
+    CredentialStore,
+    DatabaseCredentials,
     Review,
+    SecretBox,
     Settings,
     SyncScheduler,
     SyncService,
     Tokens,
+    UpstreamPool,
+    VirtualServers,
     create_engine,
     create_session_factory,
 )
@@ -28,14 +34,25 @@ class Services(msgspec.Struct, frozen=True, kw_only=True):
     syncs: SyncService
     tokens: Tokens
     scheduler: SyncScheduler
+    credentials: CredentialStore
+    virtual_servers: VirtualServers
+    pool: UpstreamPool
+    hub: ListChangedHub
+    notifier: ChangeNotifier
 
 
-def build_services(settings: Settings, credentials: CredentialSource | None = None) -> Services:
+def build_services(
+    settings: Settings, credentials: CredentialSource | None = None, *, hub: ListChangedHub | None = None
+) -> Services:
     engine = create_engine(settings)
     sessions = create_session_factory(engine)
     catalog = Catalog(sessions)
-    creds = credentials or NoCredentials()
-    syncs = SyncService(sessions, creds, timeout=settings.discovery_timeout)
+    store = CredentialStore(sessions, SecretBox.from_settings(settings))
+    # Upstream templates are rendered with each tenant's stored credentials unless told otherwise.
+    creds = credentials or DatabaseCredentials(store)
+    hub = hub or ListChangedHub()
+    notifier = ChangeNotifier(sessions, hub)
+    syncs = SyncService(sessions, creds, timeout=settings.discovery_timeout, on_change=notifier.upstream_changed)
     return Services(
         settings=settings,
         engine=engine,
@@ -44,6 +61,11 @@ def build_services(settings: Settings, credentials: CredentialSource | None = No
         syncs=syncs,
         tokens=Tokens(sessions),
         scheduler=SyncScheduler(catalog, syncs, creds, tick=settings.scheduler_tick, watch=settings.watch_list_changed),
+        credentials=store,
+        virtual_servers=VirtualServers(sessions),
+        pool=UpstreamPool(creds, call_timeout=settings.call_timeout),
+        hub=hub,
+        notifier=notifier,
     )
 
 

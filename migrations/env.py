@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from alembic import context
 
-from registry import _models  # noqa: F401 - registers the tables on Base.metadata
+from registry import _models, _virtual_models  # noqa: F401 - registers the tables on Base.metadata
 from registry._db import Base
 
 if TYPE_CHECKING:

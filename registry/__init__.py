@@ -33,11 +33,14 @@ from registry._errors import (
     StorageError,
     UpstreamError,
     UpstreamProtocolError,
+    UpstreamReplyError,
     UpstreamTimeoutError,
     UpstreamUnreachableError,
 )
 from registry._migrate import current_revision, upgrade_database
+from registry._naming import default_exposed_name, exposed_name
 from registry._oauth import TokenCache
+from registry._pool import UpstreamPool
 from registry._review import QueueFilter, Review, ReviewEntry
 from registry._scan import Finding, RiskLevel, ScanReport, Severity, is_auto_approvable, scan_definition
 from registry._scheduler import SyncScheduler
@@ -59,6 +62,15 @@ from registry._types import (
     Upstream,
     VersionStatus,
 )
+from registry._virtual import (
+    EntrySpec,
+    NameConflictError,
+    ServedEntry,
+    VirtualEntry,
+    VirtualServer,
+    VirtualServers,
+    VirtualServerSpec,
+)
 
 __all__ = [
     "AlreadyExistsError",
@@ -79,10 +91,12 @@ __all__ = [
     "Decision",
     "DefinitionVersion",
     "Discovery",
+    "EntrySpec",
     "Finding",
     "InvalidInputError",
     "ItemKind",
     "MintedToken",
+    "NameConflictError",
     "NoCredentials",
     "NotFoundError",
     "OAuthClientCredentials",
@@ -100,6 +114,7 @@ __all__ = [
     "SecretCredential",
     "SecretKeyError",
     "SeparationOfDutiesError",
+    "ServedEntry",
     "Settings",
     "Severity",
     "StorageError",
@@ -115,20 +130,28 @@ __all__ = [
     "Upstream",
     "UpstreamError",
     "UpstreamPatch",
+    "UpstreamPool",
     "UpstreamProtocolError",
+    "UpstreamReplyError",
     "UpstreamSpec",
     "UpstreamTarget",
     "UpstreamTimeoutError",
     "UpstreamUnreachableError",
     "VersionStatus",
+    "VirtualEntry",
+    "VirtualServer",
+    "VirtualServerSpec",
+    "VirtualServers",
     "canonical_json",
     "changed_fields",
     "create_engine",
     "create_session_factory",
     "current_revision",
+    "default_exposed_name",
     "definition_diff",
     "definition_hash",
     "discover",
+    "exposed_name",
     "generate_key",
     "is_auto_approvable",
     "prompt_definition",

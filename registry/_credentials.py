@@ -43,9 +43,7 @@ def render_templates(templates: Mapping[str, str], values: Mapping[str, str], *,
         try:
             rendered[name] = string.Template(template).substitute(values)
         except KeyError as exc:
-            raise InvalidInputError(
-                f"{what} {name!r} needs credential {exc.args[0]!r}, which is not set"
-            ) from exc
+            raise InvalidInputError(f"{what} {name!r} needs credential {exc.args[0]!r}, which is not set") from exc
         except ValueError as exc:
             raise InvalidInputError(f"{what} {name!r} has a malformed ${{...}} placeholder") from exc
     return rendered

@@ -56,9 +56,7 @@ def after_cursor(
     return query.order_by(id_column).limit(check_limit(limit) + 1)
 
 
-def split_page(
-    rows: Sequence[RowT], limit: int, id_of: Callable[[RowT], int]
-) -> tuple[list[RowT], str | None]:
+def split_page(rows: Sequence[RowT], limit: int, id_of: Callable[[RowT], int]) -> tuple[list[RowT], str | None]:
     """The page's rows and the cursor of the next page (None on the last one)."""
     if len(rows) <= limit:
         return list(rows), None

@@ -66,9 +66,7 @@ def version_from_row(row: DefinitionVersionRow, *, current_id: int | None) -> De
     )
 
 
-def item_from_rows(
-    item: CatalogItemRow, upstream: UpstreamRow, current: DefinitionVersionRow | None
-) -> CatalogItem:
+def item_from_rows(item: CatalogItemRow, upstream: UpstreamRow, current: DefinitionVersionRow | None) -> CatalogItem:
     return CatalogItem(
         id=item.id,
         upstream_id=upstream.id,
@@ -118,9 +116,7 @@ class Review:
         async with self._sessions() as session:
             if tenant is not None:
                 await tenant_row(session, tenant)
-            rows = (
-                (await session.execute(after_cursor(query, CatalogItemRow.id, cursor, limit))).all()
-            )
+            rows = (await session.execute(after_cursor(query, CatalogItemRow.id, cursor, limit))).all()
         page, next_cursor = split_page(rows, limit, lambda row: row[0].id)
         return Page(items=[item_from_rows(*row) for row in page], next_cursor=next_cursor)
 
@@ -151,9 +147,7 @@ class Review:
             item, version = await _item_and_version(session, item_id, digest)
             return version_from_row(version, current_id=item.current_version_id)
 
-    async def pending(
-        self, where: QueueFilter, *, cursor: str | None = None, limit: int = 50
-    ) -> Page[ReviewEntry]:
+    async def pending(self, where: QueueFilter, *, cursor: str | None = None, limit: int = 50) -> Page[ReviewEntry]:
         """The review queue: pending versions, oldest first."""
         query = (
             select(DefinitionVersionRow, CatalogItemRow, UpstreamRow)
@@ -170,10 +164,7 @@ class Review:
         if where.min_risk is not None:
             query = query.where(DefinitionVersionRow.risk.in_(RISK_ORDER[RISK_ORDER.index(where.min_risk) :]))
         async with self._sessions() as session:
-            rows = (
-                (await session.execute(after_cursor(query, DefinitionVersionRow.id, cursor, limit)))
-                .all()
-            )
+            rows = (await session.execute(after_cursor(query, DefinitionVersionRow.id, cursor, limit))).all()
         page, next_cursor = split_page(rows, limit, lambda row: row[0].id)
         entries = [
             ReviewEntry(
@@ -205,9 +196,7 @@ class Review:
             if upstream.tenant_id is not None:
                 tenant = await tenant_row(session, upstream.scope)
                 if tenant.separation_of_duties and principal in (upstream.created_by, version.synced_by):
-                    raise SeparationOfDutiesError(
-                        "reviewers may not decide on versions they registered or synced"
-                    )
+                    raise SeparationOfDutiesError("reviewers may not decide on versions they registered or synced")
             stamp = now()
             if decision is Decision.APPROVE:
                 approved = await session.scalars(
@@ -304,9 +293,7 @@ async def _item_and_version(
     if item is None:
         raise NotFoundError(f"no catalog item {item_id}")
     version = await session.scalar(
-        select(DefinitionVersionRow).where(
-            DefinitionVersionRow.item_id == item_id, DefinitionVersionRow.hash == digest
-        )
+        select(DefinitionVersionRow).where(DefinitionVersionRow.item_id == item_id, DefinitionVersionRow.hash == digest)
     )
     if version is None:
         raise NotFoundError(f"item {item_id} has no version {digest[:64]!r}")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 from weakref import WeakValueDictionary
 
@@ -58,8 +58,11 @@ class SyncService:
         credentials: CredentialSource,
         *,
         timeout: float = 30.0,
+        on_change: Callable[[int], Awaitable[None]] | None = None,
     ) -> None:
+        """``on_change(upstream_id)`` runs after a sync that changed what may be served."""
         self._sessions = sessions
+        self._on_change = on_change
         self._credentials = credentials
         self._timeout = timeout
         self._locks: WeakValueDictionary[int, anyio.Lock] = WeakValueDictionary()
@@ -138,6 +141,9 @@ class SyncService:
                 row.last_error_code, row.last_error = exc.code, exc.detail
                 run = await _finish(session, run_id, clock, status="error", error=exc)
         say(f"done: {run.status}")
+        changed = ("new_versions", "changed", "removed", "auto_approved")
+        if self._on_change is not None and any(run.counts.get(name, 0) for name in changed):
+            await self._on_change(upstream_id)
         return run
 
     async def _record(

@@ -138,6 +138,4 @@ class Tokens:
 
     async def list(self) -> list[ApiToken]:
         async with self._sessions() as session:
-            return [
-                _from_row(row) for row in await session.scalars(select(ApiTokenRow).order_by(ApiTokenRow.id))
-            ]
+            return [_from_row(row) for row in await session.scalars(select(ApiTokenRow).order_by(ApiTokenRow.id))]

@@ -99,9 +99,7 @@ async def record_listing(
     existing = {
         row.key: row
         for row in await session.scalars(
-            select(CatalogItemRow).where(
-                CatalogItemRow.upstream_id == upstream.id, CatalogItemRow.kind == kind.value
-            )
+            select(CatalogItemRow).where(CatalogItemRow.upstream_id == upstream.id, CatalogItemRow.kind == kind.value)
         )
     }
     auto_approve = tenant is not None and tenant.auto_approve_low_risk
@@ -131,17 +129,13 @@ async def record_listing(
             version = await _new_version(session, item, raw, definition, digest, previous, principal, stamp)
             counts.new_versions += 1
             if auto_approve and is_auto_approvable(definition, _report_of(version)):
-                decide(
-                    session, version, VersionStatus.APPROVED, AUTO_APPROVER, "low risk and read-only", stamp
-                )
+                decide(session, version, VersionStatus.APPROVED, AUTO_APPROVER, "low risk and read-only", stamp)
                 counts.auto_approved += 1
         else:
             version.last_seen_at = stamp
             version.definition = dict(raw)
             if version.status == VersionStatus.RETIRED and version.id != item.current_version_id:
-                decide(
-                    session, version, VersionStatus.PENDING, SYSTEM, "offered again after retirement", stamp
-                )
+                decide(session, version, VersionStatus.PENDING, SYSTEM, "offered again after retirement", stamp)
         if previous is not None and previous.id != version.id:
             counts.changed += 1
             if previous.status == VersionStatus.PENDING:

@@ -70,6 +70,8 @@ class ReviewController(Controller):
         """Approve or reject exactly this hash. 409 if it was decided already or (approve) is not current."""
         item = await visible_item(services, principal, item_id)
         authorize(principal, Action.REVIEW, item.tenant)
-        return await services.review.decide(
+        version = await services.review.decide(
             item_id, digest, data.decision, principal=principal.name, reason=data.reason
         )
+        await services.notifier.upstream_changed(item.upstream_id)
+        return version

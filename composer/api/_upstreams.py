@@ -17,6 +17,7 @@ from registry import (
     Page,
     PermissionDeniedError,
     Principal,
+    SecretKeyError,
     SyncRun,
     Upstream,
     UpstreamError,
@@ -35,7 +36,14 @@ class UpstreamStatus(msgspec.Struct, frozen=True, kw_only=True):
 
 # A failed sync is answered with the error it recorded, by its code.
 _SYNC_ERRORS: dict[str, type[AtriumError]] = {
-    cls.code: cls for cls in (UpstreamUnreachableError, UpstreamTimeoutError, UpstreamProtocolError, InvalidInputError)
+    cls.code: cls
+    for cls in (
+        UpstreamUnreachableError,
+        UpstreamTimeoutError,
+        UpstreamProtocolError,
+        InvalidInputError,
+        SecretKeyError,
+    )
 }
 
 

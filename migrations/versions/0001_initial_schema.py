@@ -94,9 +94,7 @@ def upgrade() -> None:
         sa.Column("server_name", sa.String(length=200), nullable=True),
         sa.Column("server_version", sa.String(length=100), nullable=True),
         sa.Column("instructions", sa.Text(), nullable=True),
-        sa.CheckConstraint(
-            "transport IN ('streamable_http', 'sse', 'stdio')", name=op.f("ck_upstreams_transport")
-        ),
+        sa.CheckConstraint("transport IN ('streamable_http', 'sse', 'stdio')", name=op.f("ck_upstreams_transport")),
         sa.ForeignKeyConstraint(
             ["tenant_id"], ["tenants.id"], name=op.f("fk_upstreams_tenant_id_tenants"), ondelete="CASCADE"
         ),

@@ -66,7 +66,8 @@ async def test_a_changed_definition_is_quarantined_and_the_old_approval_is_not_s
     new = await review.get_version(item.id, definition_hash(tool_definition(poisoned)))
     assert new.status is VersionStatus.PENDING
     assert new.changed_fields == ["description"]
-    assert "+" in new.diff and "<IMPORTANT>" in new.diff
+    assert "+" in new.diff
+    assert "<IMPORTANT>" in new.diff
     assert {"instruction_injection", "secret_request"} <= {finding["code"] for finding in new.findings}
     assert new.risk in ("high", "critical")
 

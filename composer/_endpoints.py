@@ -1,0 +1,59 @@
+"""The virtual MCP endpoints: which backend serves ``/mcp/{tenant}/{virtual_server}``, and
+telling their connected clients when what they may see changed."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from composer._virtual_backend import VirtualServerBackend
+from composer.mcp import ListChangedHub, McpBackend
+from registry import NotFoundError, UpstreamPool, VirtualServers
+from registry._models import TenantRow
+from registry._virtual_models import VirtualEntryRow, VirtualServerRow
+
+
+class VirtualServerResolver:
+    """Finds the virtual server behind a path; an unknown tenant or server is simply none."""
+
+    def __init__(self, servers: Callable[[], VirtualServers], pool: Callable[[], UpstreamPool]) -> None:
+        # Callables: the services exist only once the app's lifespan has started.
+        self._servers, self._pool = servers, pool
+
+    async def resolve(self, path_params: Mapping[str, str], headers: Mapping[str, str]) -> McpBackend | None:
+        tenant, slug = path_params.get("tenant"), path_params.get("virtual_server")
+        if not tenant or not slug:
+            return None
+        servers = self._servers()
+        try:
+            server = await servers.get(tenant, slug)
+        except NotFoundError:
+            return None
+        return VirtualServerBackend(servers, self._pool(), tenant, slug, server.name)
+
+
+class ChangeNotifier:
+    """Publishes list_changed to the endpoints whose served view may have changed."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], hub: ListChangedHub) -> None:
+        self._sessions, self._hub = sessions, hub
+
+    def virtual_server_changed(self, tenant: str, slug: str) -> None:
+        for kind in ("tools", "prompts", "resources"):
+            self._hub.publish(tenant, slug, kind)
+
+    async def upstream_changed(self, upstream_id: int) -> None:
+        """After a sync or a review decision: every virtual server curating that upstream."""
+        query = (
+            select(TenantRow.slug, VirtualServerRow.slug)
+            .join(VirtualServerRow, VirtualServerRow.tenant_id == TenantRow.id)
+            .join(VirtualEntryRow, VirtualEntryRow.virtual_server_id == VirtualServerRow.id)
+            .where(VirtualEntryRow.upstream_id == upstream_id)
+            .distinct()
+        )
+        async with self._sessions() as session:
+            endpoints = (await session.execute(query)).all()
+        for tenant, slug in endpoints:
+            self.virtual_server_changed(tenant, slug)

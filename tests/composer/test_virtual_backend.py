@@ -1,0 +1,153 @@
+"""The virtual-server backend against a real upstream over Streamable HTTP, on both databases."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+import anyio
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from composer._virtual_backend import VirtualServerBackend
+from composer.mcp._backend import McpError
+from registry import (
+    Catalog,
+    Decision,
+    ItemKind,
+    NoCredentials,
+    Review,
+    SyncService,
+    TenantSpec,
+    UpstreamSpec,
+    create_session_factory,
+)
+from registry._pool import UpstreamPool
+from registry._virtual import EntrySpec, NameConflictError, VirtualServers, VirtualServerSpec
+from tests.upstreams._process import serve_http
+
+pytestmark = pytest.mark.anyio
+
+
+class Context:
+    """A RequestContext that records what the backend sent back."""
+
+    def __init__(self) -> None:
+        self.progress_updates: list[float] = []
+
+    @property
+    def protocol_version(self) -> str:
+        return "2025-11-25"
+
+    @property
+    def meta(self) -> Mapping[str, Any]:
+        return {}
+
+    async def progress(self, progress: float, total: float | None = None, message: str | None = None) -> None:
+        self.progress_updates.append(progress)
+
+    async def log(self, level: str, data: object, logger: str | None = None) -> None:
+        return None
+
+    async def request(self, method: str, params: Mapping[str, Any]) -> dict[str, Any]:
+        raise McpError(-32601, "no back-channel in this test")
+
+    def cancelled(self) -> bool:
+        return False
+
+
+@pytest.fixture
+async def upstream_url(tmp_path: Any) -> AsyncIterator[str]:
+    async with serve_http() as url:
+        yield url
+
+
+async def curated(engine: AsyncEngine, url: str, *, approve: bool = True) -> tuple[VirtualServers, Review, int]:
+    sessions = create_session_factory(engine)
+    catalog, review, servers = Catalog(sessions), Review(sessions), VirtualServers(sessions)
+    await catalog.create_tenant(TenantSpec(slug="acme", name="Acme"))
+    upstream = await catalog.create_upstream(
+        UpstreamSpec(slug="demo", name="Demo", tenant="acme", transport="streamable_http", url=url), principal="ada"
+    )
+    run = await SyncService(sessions, NoCredentials()).sync(upstream.id, principal="ada", trigger="test")
+    assert run.status == "ok", run.error
+    if approve:
+        for item in (await review.list_items(upstream_id=upstream.id, kind=ItemKind.TOOL)).items:
+            await review.decide(item.id, item.current_hash or "", Decision.APPROVE, principal="rita", reason="ok")
+    await servers.create("acme", VirtualServerSpec(slug="support", name="Support"), principal="ada")
+    await servers.set_entries(
+        "acme",
+        "support",
+        [
+            EntrySpec(upstream_id=upstream.id, kind=ItemKind.TOOL, key="add"),
+            EntrySpec(upstream_id=upstream.id, kind=ItemKind.TOOL, key="get_weather", exposed_name="weather"),
+        ],
+        principal="ada",
+    )
+    return servers, review, upstream.id
+
+
+async def test_lists_the_curated_approved_tools_under_their_exposed_names(
+    engine: AsyncEngine, upstream_url: str
+) -> None:
+    servers, _, _ = await curated(engine, upstream_url)
+    backend = VirtualServerBackend(servers, UpstreamPool(NoCredentials()), "acme", "support", "Support")
+    page = await backend.list("tools", None)
+    assert [tool["name"] for tool in page.items] == ["demo_add", "weather"]
+    assert page.next_cursor is None
+
+
+async def test_calls_reach_the_upstream_under_the_original_name_over_one_pooled_session(
+    engine: AsyncEngine, upstream_url: str
+) -> None:
+    servers, _, _ = await curated(engine, upstream_url)
+    pool = UpstreamPool(NoCredentials())
+    backend = VirtualServerBackend(servers, pool, "acme", "support", "Support")
+    async with pool.running():
+        with anyio.fail_after(30):
+            results = [
+                await backend.handle("tools/call", {"name": "demo_add", "arguments": {"a": n, "b": 1}}, Context())
+                for n in range(5)
+            ]
+            assert pool.open_sessions() == 1
+    assert [result["content"][0]["text"] for result in results] == ["1", "2", "3", "4", "5"]
+
+
+async def test_an_unapproved_tool_is_neither_listed_nor_callable(engine: AsyncEngine, upstream_url: str) -> None:
+    servers, _, _ = await curated(engine, upstream_url, approve=False)
+    pool = UpstreamPool(NoCredentials())
+    backend = VirtualServerBackend(servers, pool, "acme", "support", "Support")
+    assert (await backend.list("tools", None)).items == []
+    async with pool.running():
+        with pytest.raises(McpError) as refused:
+            await backend.handle("tools/call", {"name": "demo_add", "arguments": {"a": 1, "b": 1}}, Context())
+        assert pool.open_sessions() == 0  # refused before any upstream connection
+    assert refused.value.code == -32602
+
+
+async def test_an_uncurated_tool_is_answered_like_a_missing_one(engine: AsyncEngine, upstream_url: str) -> None:
+    servers, _, _ = await curated(engine, upstream_url)
+    backend = VirtualServerBackend(servers, UpstreamPool(NoCredentials()), "acme", "support", "Support")
+    errors = []
+    for name in ("echo_headers", "never_existed"):
+        with pytest.raises(McpError) as caught:
+            await backend.handle("tools/call", {"name": name, "arguments": {}}, Context())
+        errors.append((caught.value.code, caught.value.message.replace(name, "X")))
+    assert errors[0] == errors[1]
+
+
+async def test_two_entries_under_one_name_are_a_conflict_at_curation_time(
+    engine: AsyncEngine, upstream_url: str
+) -> None:
+    servers, _, upstream_id = await curated(engine, upstream_url)
+    with pytest.raises(NameConflictError):
+        await servers.set_entries(
+            "acme",
+            "support",
+            [
+                EntrySpec(upstream_id=upstream_id, kind=ItemKind.TOOL, key="add", exposed_name="same"),
+                EntrySpec(upstream_id=upstream_id, kind=ItemKind.TOOL, key="get_weather", exposed_name="same"),
+            ],
+            principal="ada",
+        )
+    assert len((await servers.get("acme", "support")).entries) == 2
