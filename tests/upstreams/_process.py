@@ -45,6 +45,7 @@ async def serve_http(
     args: Sequence[str] = (),
     startup_timeout: float = 20.0,
     stop_grace: float = 5.0,
+    port: int | None = None,
 ) -> AsyncIterator[str]:
     """Run ``python -m module --transport T --port N`` and yield its endpoint URL.
 
@@ -52,7 +53,7 @@ async def serve_http(
     The URL is yielded once the port accepts connections. On exit the server gets SIGTERM,
     and SIGKILL after ``stop_grace`` seconds (uvicorn waits for open streams to end).
     """
-    port = free_port()
+    port = port or free_port()
     argv = [*python_module(module), "--transport", transport, "--port", str(port), *args]
     process = await anyio.open_process(argv, env={**os.environ, **(env or {})}, cwd=REPO_ROOT, stdout=None, stderr=None)
     try:
