@@ -4,6 +4,7 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+LINT_PATHS := registry composer policies migrations tests $(wildcard bench)
 
 .PHONY: run test lint typecheck pytest bench clean
 
@@ -19,8 +20,8 @@ run: $(BIN)/atrium
 test: lint typecheck pytest
 
 lint: $(BIN)/atrium
-	$(BIN)/ruff check registry composer policies migrations tests bench
-	$(BIN)/ruff format --check registry composer policies migrations tests bench
+	$(BIN)/ruff check $(LINT_PATHS)
+	$(BIN)/ruff format --check $(LINT_PATHS)
 
 typecheck: $(BIN)/atrium
 	$(BIN)/mypy
