@@ -8,13 +8,38 @@ import sys
 import click
 
 from composer._services import Services
-from registry import AlreadyExistsError, NotFoundError, TenantSpec, UpstreamSpec
+from registry import (
+    AlreadyExistsError,
+    EntrySpec,
+    ItemKind,
+    NotFoundError,
+    TenantSpec,
+    UpstreamSpec,
+    VirtualServerSpec,
+)
 
 logger = logging.getLogger(__name__)
 
 DEMO_TENANT = "demo"
 DEMO_UPSTREAM = "demo-weather"
 DEMO_PRINCIPAL = "demo-admin"
+DEMO_SERVER = "assistant"
+
+
+async def _curate(services: Services, upstream_id: int) -> None:
+    """A virtual server exposing the demo upstream's tools and prompt under their own names."""
+    try:
+        await services.virtual_servers.create(
+            DEMO_TENANT, VirtualServerSpec(slug=DEMO_SERVER, name="Demo assistant"), principal=DEMO_PRINCIPAL
+        )
+    except AlreadyExistsError:
+        return
+    entries = [
+        EntrySpec(upstream_id=upstream_id, kind=ItemKind.TOOL, key="forecast", exposed_name="forecast"),
+        EntrySpec(upstream_id=upstream_id, kind=ItemKind.TOOL, key="add", exposed_name="add"),
+        EntrySpec(upstream_id=upstream_id, kind=ItemKind.PROMPT, key="plan_trip", exposed_name="plan_trip"),
+    ]
+    await services.virtual_servers.set_entries(DEMO_TENANT, DEMO_SERVER, entries, principal=DEMO_PRINCIPAL)
 
 
 async def seed_demo(services: Services, base_url: str) -> None:
@@ -42,6 +67,7 @@ async def seed_demo(services: Services, base_url: str) -> None:
         description="atrium serve --demo",
     )
     run = await services.syncs.sync(upstream_id, principal=DEMO_PRINCIPAL, trigger="demo")
+    await _curate(services, upstream_id)
     token = minted.secret
     click.echo(
         f"""
@@ -50,6 +76,8 @@ Atrium demo is up at {base_url}  (sync of the demo upstream: {run.status})
   curl -s -H "Authorization: Bearer $ATRIUM_TOKEN" {base_url}/api/v1/reviews/pending | python3 -m json.tool
   .venv/bin/atrium review pending
   .venv/bin/atrium review approve <item> <hash> --reason "looks fine"
+Approved tools appear at the virtual MCP endpoint {base_url}/mcp/{DEMO_TENANT}/{DEMO_SERVER}
+  (any MCP client; e.g. the official SDK: Client("{base_url}/mcp/{DEMO_TENANT}/{DEMO_SERVER}"))
   OpenAPI: {base_url}/schema/swagger
 """,
         err=True,
