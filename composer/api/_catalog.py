@@ -8,16 +8,16 @@ from litestar import Controller, get
 from litestar.params import FromPath, FromQuery, PathParameter
 
 from composer._auth import PrincipalDep
-from composer._authz import Action, allowed, authorize, sees_every_tenant
+from composer._authz import Action, allowed
 from composer._services import Services, ServicesDep
 from composer.api._params import Cursor, Limit, TenantFilter
+from composer.api._scope import authorize_list_scope
 from registry import (
     CatalogItem,
     DefinitionVersion,
     ItemKind,
     NotFoundError,
     Page,
-    PermissionDeniedError,
     Principal,
     ReviewDecision,
 )
@@ -48,14 +48,7 @@ class CatalogController(Controller):
         cursor: Cursor = None,
         limit: Limit = 50,
     ) -> Page[CatalogItem]:
-        if upstream_id is not None:
-            upstream = await services.catalog.get_upstream(upstream_id)
-            if not allowed(principal, Action.READ_CATALOG, upstream.tenant):
-                raise NotFoundError(f"no upstream {upstream_id}")
-        elif tenant is None and not sees_every_tenant(principal):
-            raise PermissionDeniedError("name a tenant or upstream: you may not list every tenant's catalog")
-        if tenant is not None:
-            authorize(principal, Action.READ_CATALOG, tenant)
+        await authorize_list_scope(services, principal, Action.READ_CATALOG, tenant=tenant, upstream_id=upstream_id)
         return await services.review.list_items(
             tenant=tenant, upstream_id=upstream_id, kind=kind, cursor=cursor, limit=limit
         )

@@ -9,16 +9,16 @@ from litestar import Controller, get, post
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from composer._auth import PrincipalDep
-from composer._authz import Action, authorize, sees_every_tenant
+from composer._authz import Action, authorize
 from composer._services import ServicesDep
 from composer.api._catalog import Hash, visible_item
 from composer.api._params import Cursor, Limit, TenantFilter
+from composer.api._scope import authorize_list_scope
 from registry import (
     Decision,
     DefinitionVersion,
     ItemKind,
     Page,
-    PermissionDeniedError,
     QueueFilter,
     ReviewEntry,
 )
@@ -48,13 +48,7 @@ class ReviewController(Controller):
         limit: Limit = 50,
     ) -> Page[ReviewEntry]:
         """Versions waiting for a decision, oldest first; without a tenant, every tenant's."""
-        if upstream_id is not None:
-            upstream = await services.catalog.get_upstream(upstream_id)
-            authorize(principal, Action.REVIEW, upstream.tenant)
-        elif tenant is not None:
-            authorize(principal, Action.REVIEW, tenant)
-        elif not sees_every_tenant(principal):
-            raise PermissionDeniedError("name a tenant: you may not review every tenant")
+        await authorize_list_scope(services, principal, Action.REVIEW, tenant=tenant, upstream_id=upstream_id)
         where = QueueFilter(tenant=tenant, upstream_id=upstream_id, kind=kind, min_risk=min_risk)
         return await services.review.pending(where, cursor=cursor, limit=limit)
 

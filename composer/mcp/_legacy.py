@@ -108,7 +108,7 @@ class LegacyServer:
             for message in requests:
                 tasks.start_soon(self._serve, session, message, exchange, request.accept.sse)
             # The client going away stops the writing, not the requests (they finish into the store).
-            await while_connected(
+            gone = await while_connected(
                 request.receive,
                 partial(
                     write_answer,
@@ -121,6 +121,8 @@ class LegacyServer:
                     priming=priming,
                 ),
             )
+        if not gone:
+            session.forget(stream)
 
     async def _serve(self, session: Session, message: Request, exchange: Exchange, streaming: bool) -> None:
         try:
@@ -143,13 +145,6 @@ class LegacyServer:
             await send_error(request.send, 400, exc.body(), message.id)
             return
         version = params.protocol_version if params.protocol_version in LEGACY_VERSIONS else LEGACY_VERSIONS[0]
-        session = self._sessions.create(
-            endpoint, backend, protocol_version=version, client_capabilities=params.capabilities
-        )
-        if session is None:
-            error = ErrorBody(code=INTERNAL_ERROR, message="Service Unavailable: too many sessions")
-            await send_error(request.send, 503, error, message.id)
-            return
         info = backend.server_info()
         result: dict[str, Any] = {
             "protocolVersion": version,
@@ -158,7 +153,14 @@ class LegacyServer:
         }
         if info.instructions is not None:
             result["instructions"] = info.instructions
-        stream = session.new_stream()
+        session = self._sessions.create(
+            endpoint, backend, protocol_version=version, client_capabilities=params.capabilities
+        )
+        if session is None:
+            error = ErrorBody(code=INTERNAL_ERROR, message="Service Unavailable: too many sessions")
+            await send_error(request.send, 503, error, message.id)
+            return
+        stream = EventStream("initialize", 1)
         Exchange(stream, 1).respond(encode_result(message.id, result))
         headers = ((b"mcp-session-id", session.id.encode()),)
         await write_answer(request.send, stream, accept=request.accept, settings=self._settings, headers=headers)
@@ -224,7 +226,8 @@ class LegacyServer:
             )
             await end_body(request.send)
 
-        await while_connected(request.receive, write)
+        if not await while_connected(request.receive, write):
+            session.forget(stream)
 
     async def delete(self, request: HttpRequest, endpoint: Endpoint) -> None:
         session = await self._session(request, endpoint)

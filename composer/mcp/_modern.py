@@ -16,9 +16,7 @@ with a long-lived SSE stream of the change notifications the client opted in to.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import re
+import logging
 from collections.abc import Mapping
 from functools import partial
 from typing import Any, Final
@@ -26,10 +24,11 @@ from typing import Any, Final
 import anyio
 import msgspec
 
-from composer.mcp._backend import McpBackend
+from composer.mcp._backend import McpBackend, ToolSchemaSource
 from composer.mcp._context import CallContext, InFlight
 from composer.mcp._hub import Change, ListChangedHub
 from composer.mcp._jsonrpc import Exchange, answer, capabilities_of, dispatch, server_info_of
+from composer.mcp._param_headers import decode_header_value, param_header_mismatch
 from composer.mcp._request import Endpoint, HttpRequest
 from composer.mcp._responses import send_error, send_status, while_connected, write_answer
 from composer.mcp._settings import McpSettings
@@ -79,29 +78,12 @@ _CACHEABLE: Final = frozenset(
 )
 _NAMED_BY: Final[Mapping[str, str]] = {"tools/call": "name", "prompts/get": "name", "resources/read": "uri"}
 _ROUTING_HEADERS: Final = ("mcp-protocol-version", "mcp-method", "mcp-name")
-_BASE64_SENTINEL = re.compile(r"=\?base64\?(?P<payload>.*)\?=", re.DOTALL)
+logger = logging.getLogger(__name__)
 _NO_BACK_CHANNEL = "protocol version 2026-07-28 has no server-to-client requests: return an input_required result"
 
 
 def status_of(code: int | None) -> int:
     return 200 if code is None else _STATUS.get(code, 200)
-
-
-def decode_header_value(value: str | None) -> str | None:
-    """A header value with the ``=?base64?…?=`` sentinel decoded; None when absent or malformed."""
-    if value is None:
-        return None
-    match = _BASE64_SENTINEL.fullmatch(value)
-    if match is None:
-        return value
-    payload = match["payload"]
-    try:
-        decoded = base64.b64decode(payload, validate=True)
-        if base64.b64encode(decoded).decode("ascii") != payload:
-            return None  # non-canonical base64 could make two readers disagree
-        return decoded.decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
-        return None
 
 
 class _Listener:
@@ -158,6 +140,7 @@ class ModernServer:
             return
         try:
             params = self._validated(request, message)
+            await _check_param_headers(request, backend, message.method, params)
         except ProtocolError as exc:
             await send_error(request.send, status_of(exc.code), exc.body(), message.id)
             return
@@ -295,6 +278,32 @@ class ModernServer:
             await while_connected(request.receive, write)
         finally:
             unsubscribe()
+
+
+async def _check_param_headers(
+    request: HttpRequest, backend: McpBackend, method: str, params: Mapping[str, Any]
+) -> None:
+    """Mcp-Param-* headers against the tool's x-mcp-header annotations, when the backend has schemas.
+
+    Raises:
+        ProtocolError: HEADER_MISMATCH.
+    """
+    name, arguments = params.get("name"), params.get("arguments") or {}
+    if method != "tools/call" or not isinstance(backend, ToolSchemaSource) or not isinstance(name, str):
+        return
+    if not isinstance(arguments, Mapping):
+        return  # the backend rejects the arguments themselves
+    try:
+        schema = await backend.tool_input_schema(name)
+    except Exception:  # fail open: the check must never break a working call
+        logger.exception("Mcp-Param header check skipped: the tool schema lookup failed")
+        return
+    if schema is None:
+        return
+    counts = {key: request.header_count(key) for key in request.headers if key.startswith("mcp-param-")}
+    reason = param_header_mismatch(schema, arguments, request.headers, counts)
+    if reason is not None:
+        raise ProtocolError(HEADER_MISMATCH, f"Header mismatch: {reason}")
 
 
 def _honored(wanted: SubscriptionFilter, capabilities: Mapping[str, Any]) -> SubscriptionFilter:

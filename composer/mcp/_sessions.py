@@ -108,6 +108,11 @@ class Session:
             del self._streams[key]
         return stream
 
+    def forget(self, stream: EventStream) -> None:
+        """A finished stream fully delivered to its client needs no keeping for resumption."""
+        if stream.closed:
+            self._streams.pop(stream.stream_id, None)
+
     def stream(self, stream_id: str) -> EventStream | None:
         return self.standalone if stream_id == STANDALONE else self._streams.get(stream_id)
 
