@@ -71,7 +71,7 @@ def create_app(
                 if settings.demo:
                     tasks.start_soon(seed_demo, services, f"http://{settings.host}:{settings.port}")
                 yield
-                hub.close()
+                mcp.close()
                 tasks.cancel_scope.cancel()
         finally:
             holder.clear()

@@ -61,6 +61,12 @@ class VirtualServerBackend:
             next_cursor=_encode_cursor(start + PAGE_SIZE) if more else None,
         )
 
+    async def tool_input_schema(self, name: str) -> Mapping[str, Any] | None:
+        """The pinned inputSchema, so 2026-07-28 ``Mcp-Param-*`` headers are checked against it."""
+        entry = await self._servers.served_entry(self._tenant, self._slug, ItemKind.TOOL, name)
+        schema = None if entry is None else entry.definition.get("inputSchema")
+        return schema if isinstance(schema, dict) else None
+
     async def handle(self, method: str, params: Mapping[str, Any], ctx: RequestContext) -> dict[str, Any]:
         if method == "tools/call":
             entry = await self._entry(ItemKind.TOOL, params.get("name"), "tool")

@@ -33,7 +33,7 @@ def test_the_registry_never_imports_the_web_layer() -> None:
     assert offenders == set()
 
 
-@pytest.mark.parametrize("package", ["registry", "composer", "composer.api"])
+@pytest.mark.parametrize("package", ["registry", "composer", "composer.api", "composer.mcp"])
 def test_public_names_are_sorted_and_importable(package: str) -> None:
     module = importlib.import_module(package)
     exported = list(module.__all__)

@@ -1,6 +1,6 @@
 """MCP serving: Streamable HTTP for both protocol eras, in front of an :class:`McpBackend`.
 
-The lead app mounts :func:`mcp_route` (an ASGI app from :func:`create_mcp_asgi`) at ``/mcp``;
+The app mounts :func:`mcp_route` (an ASGI app from :func:`create_mcp_asgi`) at ``/mcp``;
 a :class:`BackendResolver` finds the backend of each ``/{tenant}/{virtual_server}[/{role}]``;
 :class:`ListChangedHub` tells connected clients when an endpoint's lists change.
 """
@@ -16,6 +16,7 @@ from composer.mcp._backend import (
     NoBackChannelError,
     RequestContext,
     ServerInfo,
+    ToolSchemaSource,
 )
 from composer.mcp._http import McpAsgiApp, create_mcp_asgi, mcp_route
 from composer.mcp._hub import Change, ChangeListener, ListChangedHub, ListChangedKind
@@ -38,6 +39,7 @@ __all__ = [
     "NoBackChannelError",
     "RequestContext",
     "ServerInfo",
+    "ToolSchemaSource",
     "create_mcp_asgi",
     "mcp_route",
 ]

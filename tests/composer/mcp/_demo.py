@@ -46,6 +46,16 @@ TOOLS = [
     make_tool("boom"),
     make_tool("ask"),
     make_tool("gated"),
+    make_tool(
+        "region",
+        inputSchema={
+            "type": "object",
+            "properties": {
+                "region": {"type": "string", "x-mcp-header": "Region"},
+                "shards": {"type": "integer", "x-mcp-header": "Shards"},
+            },
+        },
+    ),
 ]
 PROMPTS = [{"name": f"prompt_{index}", "description": "A prompt."} for index in range(4)]
 RESOURCES = [{"uri": f"memo://{index}", "name": f"memo {index}", "mimeType": "text/plain"} for index in range(5)]
@@ -84,6 +94,9 @@ class DemoBackend:
         end = start + PAGE
         return ListPage(items=items[start:end], next_cursor=str(end) if end < len(items) else None)
 
+    async def tool_input_schema(self, name: str) -> Mapping[str, Any] | None:
+        return next((tool["inputSchema"] for tool in TOOLS if tool["name"] == name), None)
+
     async def handle(self, method: str, params: Mapping[str, Any], ctx: RequestContext) -> dict[str, Any]:
         self.calls.append((method, params))
         if method == "tools/call":
@@ -99,6 +112,8 @@ class DemoBackend:
     async def _call(
         self, name: str, arguments: Mapping[str, Any], params: Mapping[str, Any], ctx: RequestContext
     ) -> dict[str, Any]:
+        if name == "region":
+            return text(f"{arguments.get('region')}/{arguments.get('shards')}")
         if name == "echo":
             return text(str(arguments.get("text", "")))
         if name == "report":

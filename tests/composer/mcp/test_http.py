@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping, MutableMapping
+from typing import Any
+
 import anyio
 import httpx
 import pytest
 
-from composer.mcp import McpSettings
+from composer.mcp import McpAsgiApp, McpSettings, create_mcp_asgi
 from composer.mcp._request import origin_allowed
 from tests.composer.mcp._demo import serve
 from tests.composer.mcp._raw import ACCEPT_BOTH, initialize, modern_headers, modern_params, rpc
@@ -154,3 +158,66 @@ async def test_malformed_bodies_are_bad_requests_never_server_errors(
     assert response.status_code == 400
     assert response.json()["error"]["code"] == code
     assert response.json()["id"] == request_id
+
+
+class ExplodingResolver:
+    async def resolve(self, path_params: Mapping[str, str], headers: Mapping[str, str]) -> None:
+        raise RuntimeError("resolver bug with a secret")
+
+
+async def call_asgi(
+    app: McpAsgiApp, scope: dict[str, Any], inbox: list[dict[str, Any]]
+) -> list[MutableMapping[str, Any]]:
+    """Drive the app in-process: ``inbox`` feeds receive(), the sent messages come back."""
+    sent: list[MutableMapping[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return inbox.pop(0) if inbox else {"type": "http.disconnect"}
+
+    async def send(message: MutableMapping[str, Any]) -> None:
+        sent.append(message)
+
+    with anyio.fail_after(5):
+        await app(scope, receive, send)
+    return sent
+
+
+def http_scope(method: str = "POST", path: str = "/acme/demo", **headers: str) -> dict[str, Any]:
+    return {
+        "type": "http",
+        "method": method,
+        "path": path,
+        "headers": [(name.replace("_", "-").encode(), value.encode()) for name, value in headers.items()],
+    }
+
+
+async def test_an_unexpected_failure_is_a_500_with_nothing_leaked(caplog: pytest.LogCaptureFixture) -> None:
+    app = create_mcp_asgi(ExplodingResolver(), McpSettings())
+    body = json.dumps(rpc("tools/list")).encode()
+    sent = await call_asgi(app, http_scope(content_type="application/json"), [{"type": "http.request", "body": body}])
+    assert sent[0]["status"] == 500
+    assert json.loads(sent[1]["body"])["error"] == {"code": -32603, "message": "Internal error"}
+    assert "resolver bug with a secret" in caplog.text
+
+
+async def test_a_client_gone_before_its_body_gets_no_answer() -> None:
+    app = create_mcp_asgi(ExplodingResolver(), McpSettings())
+    sent = await call_asgi(app, http_scope(content_type="application/json"), [])
+    assert sent == []
+
+
+async def test_the_app_runs_its_own_lifespan_and_ignores_other_scopes() -> None:
+    app = create_mcp_asgi(ExplodingResolver(), McpSettings())
+    lifespan = await call_asgi(app, {"type": "lifespan"}, [{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}])
+    websocket = await call_asgi(app, {"type": "websocket"}, [])
+    assert [message["type"] for message in lifespan] == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
+    assert websocket == []
+
+
+def test_settings_come_from_the_environment() -> None:
+    settings = McpSettings.from_env(
+        {"ATRIUM_MCP_ALLOWED_ORIGIN_HOSTS": "App.Example , localhost", "ATRIUM_MAX_BODY_BYTES": "10"}
+    )
+    assert settings.allowed_origin_hosts == ("app.example", "localhost")
+    assert settings.max_body_bytes == 10
+    assert McpSettings.from_env({}) == McpSettings()

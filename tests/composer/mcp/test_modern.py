@@ -50,6 +50,15 @@ async def test_lists_are_paged_and_calls_are_stateless() -> None:
     assert all(meta["io.modelcontextprotocol/protocolVersion"] == MODERN for meta in metas)
 
 
+async def test_arguments_mirrored_into_headers_are_accepted() -> None:
+    async with serve() as served, Client(served.url, mode=MODERN) as client:
+        with anyio.fail_after(10):
+            await client.list_tools()  # the client learns the x-mcp-header annotations from the listing
+            result = await client.call_tool("region", {"region": "Zürich", "shards": 3})
+    assert isinstance(result.content[0], types.TextContent)
+    assert result.content[0].text == "Zürich/3"
+
+
 async def test_progress_always_and_logs_only_when_the_request_opts_in() -> None:
     seen: list[float] = []
     logs: list[str] = []

@@ -198,3 +198,27 @@ async def test_listen_acknowledges_what_it_honours_first() -> None:
         "method": "notifications/tools/list_changed",
         "params": {"_meta": {"io.modelcontextprotocol/subscriptionId": "sub-1"}},
     }
+
+
+@pytest.mark.parametrize(
+    ("arguments", "param_headers", "status"),
+    [
+        ({"region": "eu"}, {"mcp-param-region": "eu"}, 200),
+        ({"region": "eu", "shards": 4}, {"mcp-param-region": "eu", "mcp-param-shards": "4.0"}, 200),
+        ({"region": " eu "}, {"mcp-param-region": f"=?base64?{base64.b64encode(b' eu ').decode()}?="}, 200),
+        ({}, {}, 200),
+        ({"region": "eu"}, {}, 400),
+        ({"region": "eu"}, {"mcp-param-region": "us"}, 400),
+        ({}, {"mcp-param-region": "eu"}, 400),
+        ({"shards": 4}, {"mcp-param-shards": "5"}, 400),
+        ({"region": "eu"}, {"mcp-param-region": "=?base64?@@?="}, 400),
+    ],
+)
+async def test_mcp_param_headers_must_mirror_annotated_arguments(
+    arguments: dict[str, Any], param_headers: dict[str, str], status: int
+) -> None:
+    body = rpc("tools/call", modern_params(name="region", arguments=arguments))
+    response = await _post(body, {**modern_headers("tools/call", "region"), **param_headers})
+    assert response.status_code == status
+    if status == 400:
+        assert response.json()["error"]["code"] == -32020

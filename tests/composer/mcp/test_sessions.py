@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import json
 from functools import partial
 from typing import Any
 
 import anyio
 import httpx
+import msgspec
 import pytest
 
-from composer.mcp import McpSettings
-from tests.composer.mcp._demo import serve
+from composer.mcp import Endpoint, ListChangedHub, McpError, McpSettings, NoBackChannelError
+from composer.mcp._sessions import STANDALONE, Session, SessionStore
+from composer.mcp._wire import Response
+from tests.composer.mcp._demo import DemoBackend, serve
 from tests.composer.mcp._raw import ACCEPT_BOTH, initialize, rpc, sse_events
 
 pytestmark = pytest.mark.anyio
@@ -213,3 +217,116 @@ async def test_resource_updates_reach_only_subscribed_sessions() -> None:
         "method": "notifications/resources/updated",
         "params": {"uri": "memo://1"},
     }
+
+
+def make_store(**overrides: Any) -> tuple[SessionStore, list[float]]:
+    now = [0.0]
+    settings = McpSettings(**{"session_idle_timeout": 10.0, "retained_streams": 2, **overrides})
+    return SessionStore(settings, ListChangedHub(), clock=lambda: now[0]), now
+
+
+def make_session(store: SessionStore, **capabilities: Any) -> Session:
+    session = store.create(
+        Endpoint("acme", "demo"), DemoBackend(), protocol_version="2025-11-25", client_capabilities=capabilities
+    )
+    assert session is not None
+    return session
+
+
+def test_only_unfinished_or_undelivered_streams_are_kept_and_only_a_few() -> None:
+    store, _now = make_store()
+    session = make_session(store)
+    streams = [session.new_stream() for _ in range(3)]
+    for stream in streams:
+        stream.close()
+    session.forget(streams[2])
+    newest = session.new_stream()
+    assert [session.stream(stream.stream_id) is not None for stream in streams] == [False, True, False]
+    assert session.stream(newest.stream_id) is newest
+    assert session.stream(STANDALONE) is session.standalone
+
+
+def test_idle_sessions_are_swept_but_busy_ones_are_not() -> None:
+    store, now = make_store()
+    idle, busy = make_session(store), make_session(store)
+    with store.active(busy):
+        now[0] = 11.0
+        assert store.get(idle.id, idle.endpoint) is None
+        assert store.get(busy.id, busy.endpoint) is busy
+        store.sweep(force=True)
+    assert idle.closed
+    assert len(store) == 1
+    assert store.get(busy.id, Endpoint("acme", "demo", "admin")) is None  # bound to its endpoint
+    store.close()
+    assert busy.closed
+    assert len(store) == 0
+
+
+async def test_a_client_response_resolves_the_waiting_server_request() -> None:
+    store, _now = make_store()
+    session = make_session(store, sampling={})
+    stream = session.new_stream()
+    results: list[dict[str, Any]] = []
+    with anyio.fail_after(5):
+        async with anyio.create_task_group() as tasks:
+
+            async def ask() -> None:
+                results.append(await session.request("sampling/createMessage", {"maxTokens": 1}, stream))
+
+            tasks.start_soon(ask)
+            await stream.wait(0)
+            sent = json.loads(stream.after(0)[0].data)
+            session.deliver(Response(sent["id"] + 100, msgspec.Raw(b"{}"), msgspec.UNSET))  # unknown: dropped
+            session.deliver(Response(sent["id"], msgspec.Raw(b'{"role":"assistant"}'), msgspec.UNSET))
+    assert sent["method"] == "sampling/createMessage"
+    assert results == [{"role": "assistant"}]
+
+
+async def test_a_server_request_fails_on_error_replies_timeouts_and_missing_capabilities() -> None:
+    store, _now = make_store(client_request_timeout=0.05)
+    session = make_session(store, elicitation={})
+    stream = session.new_stream()
+    with anyio.fail_after(5):
+        with pytest.raises(McpError) as timed_out:
+            await session.request("elicitation/create", {}, stream)
+        async with anyio.create_task_group() as tasks:
+            errors: list[McpError] = []
+
+            async def ask() -> None:
+                with pytest.raises(McpError) as raised:
+                    await session.request("elicitation/create", {}, stream)
+                errors.append(raised.value)
+
+            tasks.start_soon(ask)
+            await stream.wait(2)
+            request_id = json.loads(stream.after(2)[0].data)["id"]
+            session.deliver(Response(request_id, msgspec.UNSET, msgspec.Raw(b'{"code":-1,"message":"declined"}')))
+        with pytest.raises(NoBackChannelError):
+            await session.request("roots/list", {}, stream)
+    cancelled = json.loads(stream.after(1)[0].data)
+    assert timed_out.value.code == -32603
+    assert cancelled["method"] == "notifications/cancelled"  # the abandoned request is withdrawn
+    assert errors[0].code == -1
+
+
+async def test_ending_a_session_fails_its_waiting_server_requests_and_cancels_its_requests() -> None:
+    store, _now = make_store()
+    session = make_session(store, roots={})
+    stream = session.new_stream()
+    in_flight = session.begin(1)
+    errors: list[McpError] = []
+    with anyio.fail_after(5):
+        async with anyio.create_task_group() as tasks:
+
+            async def ask() -> None:
+                with pytest.raises(McpError) as raised:
+                    await session.request("roots/list", {}, stream)
+                errors.append(raised.value)
+
+            tasks.start_soon(ask)
+            await stream.wait(0)
+            store.remove(session)
+    assert errors[0].code == -32603
+    assert in_flight.cancelled
+    assert stream.closed
+    assert session.standalone.closed
