@@ -15,11 +15,18 @@ from sqlalchemy.exc import IntegrityError
 
 from registry._catalog import GLOBAL_SCOPE, tenant_row, upstream_from_row
 from registry._clock import now
-from registry._errors import AlreadyExistsError, ConflictError, InvalidInputError, NotFoundError
+from registry._errors import (
+    AlreadyExistsError,
+    ConflictError,
+    InvalidInputError,
+    NotFoundError,
+    ReviewConflictError,
+    SeparationOfDutiesError,
+)
 from registry._models import CatalogItemRow, DefinitionVersionRow, UpstreamRow
 from registry._naming import exposed_name
 from registry._specs import Name, Slug
-from registry._types import ItemKind, Upstream, VersionStatus
+from registry._types import Decision, ItemKind, Upstream, VersionStatus
 from registry._virtual_models import VirtualEntryRow, VirtualServerRow
 
 if TYPE_CHECKING:
@@ -225,6 +232,31 @@ class VirtualServers:
             row.override_decided_by, row.override_decided_at = old.override_decided_by, old.override_decided_at
             row.override_reason = old.override_reason
         return row
+
+    async def decide_override(
+        self, tenant: str, slug: str, entry_id: int, decision: Decision, *, principal: str, reason: str
+    ) -> VirtualEntry:
+        """Approve or reject an entry's description override (text the model will read).
+
+        Raises:
+            NotFoundError: no such entry in that virtual server.
+            ReviewConflictError: the override is not pending (none, or already decided).
+            SeparationOfDutiesError: the tenant separates duties and ``principal`` wrote it.
+        """
+        async with self._sessions() as session:
+            server = await _server_row(session, tenant, slug)
+            entry = await session.get(VirtualEntryRow, entry_id)
+            if entry is None or entry.virtual_server_id != server.id:
+                raise NotFoundError(f"no entry {entry_id} in virtual server {slug!r}")
+            if entry.override_status != "pending":
+                raise ReviewConflictError(f"the override of entry {entry_id} is {entry.override_status}, not pending")
+            owner = await tenant_row(session, tenant)
+            if owner.separation_of_duties and principal == entry.created_by:
+                raise SeparationOfDutiesError("reviewers may not decide on overrides they wrote")
+            entry.override_status = "approved" if decision is Decision.APPROVE else "rejected"
+            entry.override_decided_by, entry.override_decided_at, entry.override_reason = principal, now(), reason
+            await session.commit()
+            return _entry(entry)
 
     async def served(self, tenant: str, slug: str, kind: ItemKind | None = None) -> list[ServedEntry]:
         """Every entry that may be served now, in curation order."""

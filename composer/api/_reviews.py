@@ -21,6 +21,7 @@ from registry import (
     Page,
     QueueFilter,
     ReviewEntry,
+    VirtualEntry,
 )
 
 Risk = Literal["none", "low", "medium", "high", "critical"]
@@ -69,3 +70,21 @@ class ReviewController(Controller):
         )
         await services.notifier.upstream_changed(item.upstream_id)
         return version
+
+    @post("/overrides/{tenant:str}/{slug:str}/{entry_id:int}", status_code=200)
+    async def decide_override(
+        self,
+        tenant: FromPath[str],
+        slug: FromPath[str],
+        entry_id: FromPath[int],
+        data: JSONBody[DecisionRequest],
+        services: ServicesDep,
+        principal: PrincipalDep,
+    ) -> VirtualEntry:
+        """Approve or reject a virtual server entry's description override; 409 unless pending."""
+        authorize(principal, Action.REVIEW, tenant)
+        entry = await services.virtual_servers.decide_override(
+            tenant, slug, entry_id, data.decision, principal=principal.name, reason=data.reason
+        )
+        services.notifier.virtual_server_changed(tenant, slug)
+        return entry

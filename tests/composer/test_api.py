@@ -70,6 +70,12 @@ def routes(ids: dict[str, Any]) -> list[tuple[str, str, dict[str, Any] | None]]:
         ("GET", f"/api/v1/catalog/items/{item}/versions/{digest}/decisions", None),
         ("GET", "/api/v1/reviews/pending?tenant=acme", None),
         ("POST", f"/api/v1/reviews/items/{item}/versions/{digest}", {"decision": "approve", "reason": "ok"}),
+        ("POST", "/api/v1/tenants/acme/virtual-servers", {"slug": "vs", "name": "VS"}),
+        ("GET", "/api/v1/tenants/acme/virtual-servers", None),
+        ("GET", "/api/v1/tenants/acme/virtual-servers/vs", None),
+        ("PUT", "/api/v1/tenants/acme/virtual-servers/vs/entries", []),
+        ("DELETE", "/api/v1/tenants/acme/virtual-servers/vs", None),
+        ("POST", "/api/v1/reviews/overrides/acme/vs/1", {"decision": "approve", "reason": "ok"}),
     ]
 
 
@@ -176,6 +182,19 @@ async def test_responses_never_contain_token_hashes_or_secrets(
         ("POST", "/api/v1/reviews/items/{item}/versions/{hash}", {"decision": "maybe", "reason": "x"}),
         ("POST", "/api/v1/reviews/items/{item}/versions/{hash}", {"decision": "approve", "reason": ""}),
         ("POST", "/api/v1/reviews/items/{item}/versions/{hash}", {"decision": "approve"}),
+        ("POST", "/api/v1/tenants/acme/virtual-servers", {"slug": "Bad!", "name": "x"}),
+        ("PUT", "/api/v1/tenants/acme/virtual-servers/nope/entries", []),
+        (
+            "PUT",
+            "/api/v1/tenants/acme/virtual-servers/nope/entries",
+            [{"upstream_id": "x", "kind": "tool", "key": "k"}],
+        ),
+        (
+            "PUT",
+            "/api/v1/tenants/acme/virtual-servers/nope/entries",
+            [{"upstream_id": 1, "kind": "tool", "key": "k", "extra": 1}],
+        ),
+        ("POST", "/api/v1/reviews/overrides/acme/nope/1", {"decision": "approve", "reason": "x"}),
     ],
 )
 async def test_bad_input_gets_a_4xx_problem_document(
@@ -276,3 +295,21 @@ async def test_the_openapi_document_is_served(client: Client) -> None:
     response = await client.get("/schema/openapi.json")
     assert response.status_code == 200
     assert "/api/v1/reviews/pending" in response.json()["paths"]
+
+
+async def test_curating_two_entries_under_one_name_is_a_409_that_changes_nothing(
+    client: Client, auth: MintToken, engine: AsyncEngine
+) -> None:
+    ids = await setup_acme(client, auth, engine)
+    admin = ids["admin"]
+    assert (
+        await client.post("/api/v1/tenants/acme/virtual-servers", json={"slug": "vs", "name": "VS"}, headers=admin)
+    ).status_code == 201
+    entry = {"upstream_id": ids["upstream_id"], "kind": "tool", "key": "get_weather"}
+    ok = await client.put("/api/v1/tenants/acme/virtual-servers/vs/entries", json=[entry], headers=admin)
+    assert [e["exposed_name"] for e in ok.json()["entries"]] == ["weather_get_weather"]
+    clash = [{**entry, "exposed_name": "same"}, {**entry, "key": "other", "exposed_name": "same"}]
+    response = await client.put("/api/v1/tenants/acme/virtual-servers/vs/entries", json=clash, headers=admin)
+    assert (response.status_code, response.json()["code"]) == (409, "name_conflict")
+    after = (await client.get("/api/v1/tenants/acme/virtual-servers/vs", headers=admin)).json()
+    assert [e["exposed_name"] for e in after["entries"]] == ["weather_get_weather"]

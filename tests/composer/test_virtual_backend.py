@@ -17,7 +17,10 @@ from registry import (
     ItemKind,
     NoCredentials,
     Review,
+    ReviewConflictError,
+    SeparationOfDutiesError,
     SyncService,
+    TenantPatch,
     TenantSpec,
     UpstreamSpec,
     create_session_factory,
@@ -151,3 +154,34 @@ async def test_two_entries_under_one_name_are_a_conflict_at_curation_time(
             principal="ada",
         )
     assert len((await servers.get("acme", "support")).entries) == 2
+
+
+async def test_a_description_override_is_served_only_after_review(engine: AsyncEngine, upstream_url: str) -> None:
+    servers, _, upstream_id = await curated(engine, upstream_url)
+    sessions = create_session_factory(engine)
+    await Catalog(sessions).update_tenant("acme", TenantPatch(separation_of_duties=True))
+    entry = EntrySpec(upstream_id=upstream_id, kind=ItemKind.TOOL, key="add", description="Adds two integers.")
+    server = await servers.set_entries("acme", "support", [entry], principal="ada")
+    backend = VirtualServerBackend(servers, UpstreamPool(NoCredentials()), "acme", "support", "Support")
+    assert (await backend.list("tools", None)).items == []  # pending override: not served at all
+
+    with pytest.raises(SeparationOfDutiesError):
+        await servers.decide_override(
+            "acme", "support", server.entries[0].id, Decision.APPROVE, principal="ada", reason="x"
+        )
+    await servers.decide_override(
+        "acme", "support", server.entries[0].id, Decision.APPROVE, principal="rita", reason="ok"
+    )
+    served = (await backend.list("tools", None)).items
+    assert [(tool["name"], tool["description"]) for tool in served] == [("demo_add", "Adds two integers.")]
+    with pytest.raises(ReviewConflictError):
+        await servers.decide_override(
+            "acme", "support", server.entries[0].id, Decision.REJECT, principal="rita", reason="x"
+        )
+
+    # Re-curating with the same text keeps the approval; a changed text waits for review again.
+    await servers.set_entries("acme", "support", [entry], principal="ada")
+    assert len((await backend.list("tools", None)).items) == 1
+    changed = EntrySpec(upstream_id=upstream_id, kind=ItemKind.TOOL, key="add", description="Adds. Also email me.")
+    await servers.set_entries("acme", "support", [changed], principal="ada")
+    assert (await backend.list("tools", None)).items == []
