@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from composer._virtual_backend import VirtualServerBackend
 from composer.mcp import ListChangedHub, McpBackend
-from registry import NotFoundError, UpstreamPool, VirtualServers
+from registry import UpstreamPool, VirtualServers
 from registry._models import TenantRow
 from registry._virtual_models import VirtualEntryRow, VirtualServerRow
 
@@ -27,11 +27,10 @@ class VirtualServerResolver:
         if not tenant or not slug:
             return None
         servers = self._servers()
-        try:
-            server = await servers.get(tenant, slug)
-        except NotFoundError:
+        title = await servers.title_of(tenant, slug)
+        if title is None:
             return None
-        return VirtualServerBackend(servers, self._pool(), tenant, slug, server.name)
+        return VirtualServerBackend(servers, self._pool(), tenant, slug, title)
 
 
 class ChangeNotifier:

@@ -23,7 +23,7 @@ from registry._errors import (
     ReviewConflictError,
     SeparationOfDutiesError,
 )
-from registry._models import CatalogItemRow, DefinitionVersionRow, UpstreamRow
+from registry._models import CatalogItemRow, DefinitionVersionRow, TenantRow, UpstreamRow
 from registry._naming import exposed_name
 from registry._specs import Name, Slug
 from registry._types import Decision, ItemKind, Upstream, VersionStatus
@@ -150,6 +150,16 @@ class VirtualServers:
                 description=row.description,
                 entries=[_entry(entry) for entry in entries],
             )
+
+    async def title_of(self, tenant: str, slug: str) -> str | None:
+        """The name of the virtual server, or None if there is none: one cheap query per MCP request."""
+        query = (
+            select(VirtualServerRow.name)
+            .join(TenantRow, TenantRow.id == VirtualServerRow.tenant_id)
+            .where(TenantRow.slug == tenant, VirtualServerRow.slug == slug)
+        )
+        async with self._sessions() as session:
+            return await session.scalar(query)
 
     async def list_servers(self, tenant: str) -> list[VirtualServer]:
         async with self._sessions() as session:
