@@ -17,6 +17,7 @@ from composer._auth import provide_principal
 from composer._demo import seed_demo
 from composer._endpoints import VirtualServerResolver
 from composer._problems import atrium_error_handler, http_error_handler, unexpected_error_handler
+from composer._served_cache import ServedViewCache
 from composer._services import Services, build_services
 from composer.api import (
     CatalogController,
@@ -53,12 +54,13 @@ def create_app(
 
     hub = ListChangedHub()
     holder: list[Services] = []  # filled by the lifespan; the MCP resolver reads it per request
-    resolver = VirtualServerResolver(lambda: holder[0].virtual_servers, lambda: holder[0].pool)
+    cache = ServedViewCache()
+    resolver = VirtualServerResolver(lambda: holder[0].virtual_servers, lambda: holder[0].pool, cache)
     mcp = create_mcp_asgi(resolver, McpSettings.from_env(environ or {}), hub=hub)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        services = build_services(settings, credentials, hub=hub)
+        services = build_services(settings, credentials, hub=hub, cache=cache)
         app.state.services = services
         holder[:] = [services]
         try:

@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from composer._served_cache import ServedViewCache
 from composer._virtual_backend import VirtualServerBackend
 from composer.mcp import ListChangedHub, McpBackend
 from registry import UpstreamPool, VirtualServers
@@ -18,9 +19,11 @@ from registry._virtual_models import VirtualEntryRow, VirtualServerRow
 class VirtualServerResolver:
     """Finds the virtual server behind a path; an unknown tenant or server is simply none."""
 
-    def __init__(self, servers: Callable[[], VirtualServers], pool: Callable[[], UpstreamPool]) -> None:
+    def __init__(
+        self, servers: Callable[[], VirtualServers], pool: Callable[[], UpstreamPool], cache: ServedViewCache
+    ) -> None:
         # Callables: the services exist only once the app's lifespan has started.
-        self._servers, self._pool = servers, pool
+        self._servers, self._pool, self._cache = servers, pool, cache
 
     async def resolve(self, path_params: Mapping[str, str], headers: Mapping[str, str]) -> McpBackend | None:
         tenant, slug = path_params.get("tenant"), path_params.get("virtual_server")
@@ -30,16 +33,17 @@ class VirtualServerResolver:
         title = await servers.title_of(tenant, slug)
         if title is None:
             return None
-        return VirtualServerBackend(servers, self._pool(), tenant, slug, title)
+        return VirtualServerBackend(servers, self._pool(), tenant, slug, title, self._cache)
 
 
 class ChangeNotifier:
     """Publishes list_changed to the endpoints whose served view may have changed."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], hub: ListChangedHub) -> None:
-        self._sessions, self._hub = sessions, hub
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], hub: ListChangedHub, cache: ServedViewCache) -> None:
+        self._sessions, self._hub, self._cache = sessions, hub, cache
 
     def virtual_server_changed(self, tenant: str, slug: str) -> None:
+        self._cache.invalidate(tenant, slug)
         for kind in ("tools", "prompts", "resources"):
             self._hub.publish(tenant, slug, kind)
 

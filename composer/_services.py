@@ -7,6 +7,7 @@ from litestar.di import NamedDependency
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from composer._endpoints import ChangeNotifier
+from composer._served_cache import ServedViewCache
 from composer.mcp import ListChangedHub
 from registry import (
     Catalog,
@@ -42,7 +43,11 @@ class Services(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def build_services(
-    settings: Settings, credentials: CredentialSource | None = None, *, hub: ListChangedHub | None = None
+    settings: Settings,
+    credentials: CredentialSource | None = None,
+    *,
+    hub: ListChangedHub | None = None,
+    cache: ServedViewCache | None = None,
 ) -> Services:
     engine = create_engine(settings)
     sessions = create_session_factory(engine)
@@ -51,7 +56,7 @@ def build_services(
     # Upstream templates are rendered with each tenant's stored credentials unless told otherwise.
     creds = credentials or DatabaseCredentials(store)
     hub = hub or ListChangedHub()
-    notifier = ChangeNotifier(sessions, hub)
+    notifier = ChangeNotifier(sessions, hub, cache or ServedViewCache())
     syncs = SyncService(sessions, creds, timeout=settings.discovery_timeout, on_change=notifier.upstream_changed)
     return Services(
         settings=settings,

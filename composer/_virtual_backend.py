@@ -15,6 +15,7 @@ from typing import Any
 
 import mcp_types as types
 
+from composer._served_cache import ServedViewCache
 from composer.mcp._backend import ListKind, ListPage, McpError, RequestContext, ServerInfo
 from registry import ItemKind, UpstreamError
 from registry._errors import UpstreamReplyError
@@ -35,8 +36,18 @@ _KINDS: Mapping[ListKind, ItemKind] = {
 class VirtualServerBackend:
     """Serves ``tenant``/``slug``; one instance per endpoint request (cheap to build)."""
 
-    def __init__(self, servers: VirtualServers, pool: UpstreamPool, tenant: str, slug: str, title: str) -> None:
+    def __init__(
+        self,
+        servers: VirtualServers,
+        pool: UpstreamPool,
+        tenant: str,
+        slug: str,
+        title: str,
+        cache: ServedViewCache | None = None,
+    ) -> None:
         self._servers, self._pool = servers, pool
+        # Lists may come from the cache; calls never do (see composer._served_cache).
+        self._cache = cache or ServedViewCache(ttl=0.0)
         self._tenant, self._slug, self._title = tenant, slug, title
 
     def server_info(self) -> ServerInfo:
@@ -52,7 +63,10 @@ class VirtualServerBackend:
         }
 
     async def list(self, kind: ListKind, cursor: str | None) -> ListPage:
-        served = await self._servers.served(self._tenant, self._slug, _KINDS[kind])
+        kind_ = _KINDS[kind]
+        served = await self._cache.get(
+            self._tenant, self._slug, kind_, lambda: self._servers.served(self._tenant, self._slug, kind_)
+        )
         start = _decode_cursor(cursor)
         page = served[start : start + PAGE_SIZE]
         more = start + PAGE_SIZE < len(served)

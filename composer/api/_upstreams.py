@@ -99,11 +99,14 @@ class UpstreamController(Controller):
         principal: PrincipalDep,
     ) -> Upstream:
         await visible_upstream(services, principal, upstream_id, Action.MANAGE_TENANT)
-        return await services.catalog.update_upstream(upstream_id, data)
+        updated = await services.catalog.update_upstream(upstream_id, data)
+        await services.notifier.upstream_changed(upstream_id)  # e.g. disabled: its entries go away
+        return updated
 
     @delete("/{upstream_id:int}")
     async def delete_upstream(self, upstream_id: FromPath[int], services: ServicesDep, principal: PrincipalDep) -> None:
         await visible_upstream(services, principal, upstream_id, Action.MANAGE_TENANT)
+        await services.notifier.upstream_changed(upstream_id)  # before the cascade removes the entries
         await services.catalog.delete_upstream(upstream_id)
 
     @post("/{upstream_id:int}/sync", status_code=200)

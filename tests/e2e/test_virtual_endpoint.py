@@ -95,3 +95,24 @@ async def test_the_sdk_client_sees_and_calls_exactly_the_curated_tools_of_two_up
                     await client.call_tool(name, {})
                 refusals.append((refused.value.error.code, refused.value.error.message.replace(name, "X")))
             assert refusals[0] == refusals[1]
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_a_connected_client_hears_list_changed_and_sees_a_disabled_upstream_go(
+    endpoint: tuple[str, httpx.AsyncClient],
+) -> None:
+    url, api = endpoint
+    changed = anyio.Event()
+
+    async def on_message(message: object) -> None:
+        if type(message).__name__ == "ToolListChangedNotification":
+            changed.set()
+
+    with anyio.fail_after(60):
+        async with Client(url, mode="legacy", message_handler=on_message) as client:
+            assert len((await client.list_tools()).tools) == 2
+            upstreams = (await api.get("/api/v1/upstreams", params={"tenant": "acme"})).json()["items"]
+            web = next(upstream for upstream in upstreams if upstream["slug"] == "web")
+            assert (await api.patch(f"/api/v1/upstreams/{web['id']}", json={"enabled": False})).status_code == 200
+            await changed.wait()
+            assert [tool.name for tool in (await client.list_tools()).tools] == ["weather"]
