@@ -7,8 +7,6 @@ that is not served is answered exactly as a name that never existed.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -17,8 +15,9 @@ import mcp_types as types
 
 from composer._served_cache import ServedViewCache
 from composer.mcp._backend import ListKind, ListPage, McpError, RequestContext, ServerInfo
-from registry import ItemKind, UpstreamError
+from registry import InvalidInputError, ItemKind, UpstreamError
 from registry._errors import UpstreamReplyError
+from registry._paging import decode_cursor, encode_cursor
 from registry._pool import UpstreamPool
 from registry._virtual import ServedEntry, VirtualServers
 
@@ -72,7 +71,7 @@ class VirtualServerBackend:
         more = start + PAGE_SIZE < len(served)
         return ListPage(
             items=[entry.definition for entry in page],
-            next_cursor=_encode_cursor(start + PAGE_SIZE) if more else None,
+            next_cursor=encode_cursor(start + PAGE_SIZE, kind="offset") if more else None,
         )
 
     async def tool_input_schema(self, name: str) -> Mapping[str, Any] | None:
@@ -138,17 +137,10 @@ def _template_matches(template: str, uri: str) -> bool:
     return re.fullmatch(pattern, uri) is not None
 
 
-def _encode_cursor(offset: int) -> str:
-    return base64.urlsafe_b64encode(f"o:{offset}".encode()).decode()
-
-
 def _decode_cursor(cursor: str | None) -> int:
     if cursor is None:
         return 0
     try:
-        prefix, _, number = base64.urlsafe_b64decode(cursor.encode()).decode().partition(":")
-        if prefix == "o" and number.isdigit():
-            return int(number)
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        pass
-    raise McpError(types.INVALID_PARAMS, "invalid cursor")
+        return decode_cursor(cursor, kind="offset")
+    except InvalidInputError as exc:
+        raise McpError(types.INVALID_PARAMS, "invalid cursor") from exc

@@ -26,10 +26,9 @@ import msgspec
 from mcp.client.subscriptions import PromptsListChanged, ResourcesListChanged, ToolsListChanged
 from mcp.shared.exceptions import MCPError
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
-from pydantic import BaseModel, ConfigDict
 
 from registry._errors import InvalidInputError, UpstreamProtocolError, UpstreamUnreachableError
-from registry._upstream_target import Transport, UpstreamTarget, connect, describe
+from registry._upstream_target import RawResult, Transport, UpstreamTarget, connect, describe
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -53,12 +52,6 @@ _EVENT_KINDS: Final[dict[type[object], str]] = {
 }
 
 _Json = dict[str, object]
-
-
-class _RawResult(BaseModel):
-    """A result model with no fields that keeps every field as an extra, untouched."""
-
-    model_config = ConfigDict(extra="allow")
 
 
 class Discovery(msgspec.Struct, frozen=True, kw_only=True):
@@ -145,7 +138,7 @@ class _Lists:
         for _ in range(self._max_pages):
             params = types.PaginatedRequestParams(cursor=cursor)
             try:
-                result = await self._client.session.send_request(request_type(method=method, params=params), _RawResult)
+                result = await self._client.session.send_request(request_type(method=method, params=params), RawResult)
             except MCPError as exc:
                 if optional and exc.code == types.METHOD_NOT_FOUND:
                     return ()  # some servers serve resources/list but not resources/templates/list

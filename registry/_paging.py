@@ -21,12 +21,13 @@ MAX_PAGE_SIZE = 500
 DEFAULT_PAGE_SIZE = 50
 
 
-def encode_cursor(last_id: int) -> str:
-    return base64.urlsafe_b64encode(f"id:{last_id}".encode()).decode().rstrip("=")
+def encode_cursor(value: int, kind: str = "id") -> str:
+    """An opaque cursor for ``value`` (a last row id, or an offset with ``kind="offset"``)."""
+    return base64.urlsafe_b64encode(f"{kind}:{value}".encode()).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str) -> int:
-    """The row id behind a cursor.
+def decode_cursor(cursor: str, kind: str = "id") -> int:
+    """The number behind a cursor of ``kind``.
 
     Raises:
         InvalidInputError: the cursor was not made by :func:`encode_cursor`.
@@ -34,7 +35,7 @@ def decode_cursor(cursor: str) -> int:
     try:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         prefix, _, number = text.partition(":")
-        if prefix != "id" or not number.isdigit():
+        if prefix != kind or not number.isdigit():
             raise ValueError(cursor)
         return int(number)
     except (ValueError, binascii.Error, UnicodeDecodeError) as exc:

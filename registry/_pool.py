@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 import mcp_types as types
+import msgspec
 from mcp.shared.exceptions import MCPError
-from pydantic import BaseModel, ConfigDict
 
 from registry._canonical import canonical_json
 from registry._credentials import CredentialSource, target_for
@@ -29,7 +29,7 @@ from registry._errors import (
     UpstreamTimeoutError,
     UpstreamUnreachableError,
 )
-from registry._upstream_target import UpstreamSession, UpstreamTarget, connect
+from registry._upstream_target import RawResult, UpstreamSession, UpstreamTarget, connect
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -42,12 +42,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 PoolKey = tuple[str | None, int, str]
-
-
-class RawResult(BaseModel):
-    """Keeps every field of a result as it came, so the proxy forwards what it was given."""
-
-    model_config = ConfigDict(extra="allow")
 
 
 class _Slot:
@@ -106,7 +100,7 @@ class UpstreamPool:
             UpstreamUnreachableError, UpstreamTimeoutError, UpstreamProtocolError: it failed.
         """
         target = await target_for(upstream, self._credentials, tenant)
-        key: PoolKey = (tenant, upstream.id, hashlib.sha256(canonical_json(_target_json(target))).hexdigest())
+        key: PoolKey = (tenant, upstream.id, hashlib.sha256(canonical_json(msgspec.to_builtins(target))).hexdigest())
         slot = await self._slot(key, target)
         assert slot.session is not None
         slot.in_flight += 1
@@ -173,15 +167,4 @@ class UpstreamPool:
         return sum(1 for slot in self._slots.values() if slot.session is not None and not slot.close.is_set())
 
 
-def _target_json(target: UpstreamTarget) -> dict[str, Any]:
-    return {
-        "transport": target.transport.value,
-        "url": target.url,
-        "headers": dict(target.headers),
-        "command": list(target.command),
-        "env": dict(target.env),
-        "cwd": target.cwd,
-    }
-
-
-__all__ = ["RawResult", "UpstreamPool"]
+__all__ = ["UpstreamPool"]

@@ -37,6 +37,7 @@ from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.client.streamable_http import MCP_SESSION_ID, streamable_http_client
 from mcp.client.subscriptions import SubscriptionLost
 from mcp.shared.exceptions import MCPError
+from pydantic import BaseModel, ConfigDict
 
 from registry._errors import (
     AtriumError,
@@ -134,6 +135,16 @@ class HttpObserver:
             self.standalone_stream.set()  # answered; a refusal (405) means no notifications will come
         else:
             self.last_status = response.status_code  # the SDK reports most 4xx/5xx as "an error response"
+
+
+class RawResult(BaseModel):
+    """A result model with no fields: every field the upstream sent is kept as an extra, untouched.
+
+    The SDK's typed results drop fields they do not know; discovery hashes what the upstream
+    sent and the proxy forwards it, so both read results through this model.
+    """
+
+    model_config = ConfigDict(extra="allow")
 
 
 @dataclass
