@@ -393,6 +393,43 @@ def review_pending(tenant: str | None, min_risk: str | None, url: str, api_token
                 )
 
 
+@review.command("overrides")
+@click.option("--tenant", default=None)
+@click.option("--min-risk", type=click.Choice(["none", "low", "medium", "high", "critical"]), default=None)
+@with_api
+def review_overrides(tenant: str | None, min_risk: str | None, url: str, api_token: str) -> None:
+    """Description overrides waiting for a decision, with their scan findings."""
+    with _api(url, api_token) as api:
+        for page in _pages(api, "/api/v1/reviews/overrides", {"tenant": tenant, "min_risk": min_risk}):
+            for entry in page:
+                click.echo(
+                    f"{entry['tenant']}/{entry['virtual_server']} entry {entry['entry_id']:>5}  "
+                    f"{entry['scan']['risk']:<8} {entry['kind']}:{entry['exposed_name']}"
+                )
+                click.echo(f"  override: {entry['override']!r}")
+                for finding in entry["scan"]["findings"]:
+                    click.echo(f"  [{finding['severity']}] {finding['code']}: {finding['message']}")
+
+
+@review.command("decide-override")
+@click.argument("tenant")
+@click.argument("virtual_server")
+@click.argument("entry_id", type=int)
+@click.argument("decision", type=click.Choice(["approve", "reject"]))
+@click.option("--reason", required=True)
+@with_api
+def review_decide_override(
+    tenant: str, virtual_server: str, entry_id: int, decision: str, reason: str, url: str, api_token: str
+) -> None:
+    with _api(url, api_token) as api:
+        entry = api.request(
+            "POST",
+            f"/api/v1/reviews/overrides/{tenant}/{virtual_server}/{entry_id}",
+            json={"decision": decision, "reason": reason},
+        )
+    click.echo(f"override of {entry['exposed_name']} is now {entry['override_status']}")
+
+
 @review.command("show")
 @click.argument("item_id", type=int)
 @click.argument("digest")

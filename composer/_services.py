@@ -14,6 +14,7 @@ from registry import (
     CredentialSource,
     CredentialStore,
     DatabaseCredentials,
+    OverrideQueue,
     Review,
     SecretBox,
     Settings,
@@ -32,6 +33,7 @@ class Services(msgspec.Struct, frozen=True, kw_only=True):
     engine: AsyncEngine
     catalog: Catalog
     review: Review
+    overrides: OverrideQueue
     syncs: SyncService
     tokens: Tokens
     scheduler: SyncScheduler
@@ -63,6 +65,7 @@ def build_services(
         engine=engine,
         catalog=catalog,
         review=Review(sessions),
+        overrides=OverrideQueue(sessions),
         syncs=syncs,
         tokens=Tokens(sessions),
         scheduler=SyncScheduler(catalog, syncs, creds, tick=settings.scheduler_tick, watch=settings.watch_list_changed),

@@ -40,6 +40,7 @@ from registry._errors import (
 from registry._migrate import current_revision, upgrade_database
 from registry._naming import default_exposed_name, exposed_name
 from registry._oauth import TokenCache
+from registry._override_review import OverrideQueue, PendingOverride
 from registry._pool import UpstreamPool
 from registry._review import QueueFilter, Review, ReviewEntry
 from registry._scan import Finding, RiskLevel, ScanReport, Severity, is_auto_approvable, scan_definition
@@ -100,7 +101,9 @@ __all__ = [
     "NoCredentials",
     "NotFoundError",
     "OAuthClientCredentials",
+    "OverrideQueue",
     "Page",
+    "PendingOverride",
     "PermissionDeniedError",
     "Principal",
     "QueueFilter",

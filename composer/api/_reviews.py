@@ -19,6 +19,7 @@ from registry import (
     DefinitionVersion,
     ItemKind,
     Page,
+    PendingOverride,
     QueueFilter,
     ReviewEntry,
     VirtualEntry,
@@ -70,6 +71,20 @@ class ReviewController(Controller):
         )
         await services.notifier.upstream_changed(item.upstream_id)
         return version
+
+    @get("/overrides")
+    async def pending_overrides(
+        self,
+        services: ServicesDep,
+        principal: PrincipalDep,
+        tenant: TenantFilter = None,
+        min_risk: Annotated[Risk | None, QueryParameter(description="Only overrides at or above this risk")] = None,
+        cursor: Cursor = None,
+        limit: Limit = 50,
+    ) -> Page[PendingOverride]:
+        """Description overrides waiting for a decision, oldest first, each with its risk scan."""
+        await authorize_list_scope(services, principal, Action.REVIEW, tenant=tenant, upstream_id=None)
+        return await services.overrides.pending(tenant=tenant, min_risk=min_risk, cursor=cursor, limit=limit)
 
     @post("/overrides/{tenant:str}/{slug:str}/{entry_id:int}", status_code=200)
     async def decide_override(

@@ -75,6 +75,7 @@ def routes(ids: dict[str, Any]) -> list[tuple[str, str, dict[str, Any] | None]]:
         ("GET", "/api/v1/tenants/acme/virtual-servers/vs", None),
         ("PUT", "/api/v1/tenants/acme/virtual-servers/vs/entries", []),
         ("DELETE", "/api/v1/tenants/acme/virtual-servers/vs", None),
+        ("GET", "/api/v1/reviews/overrides?tenant=acme", None),
         ("POST", "/api/v1/reviews/overrides/acme/vs/1", {"decision": "approve", "reason": "ok"}),
     ]
 
