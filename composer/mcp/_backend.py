@@ -115,6 +115,23 @@ class ToolSchemaSource(Protocol):
         ...
 
 
+@runtime_checkable
+class OwnedBackend(Protocol):
+    """Optional for a backend: who it serves, when the endpoint authenticates its callers.
+
+    A handshake-era session remembers the owner of the backend that created it; a request that
+    presents the session id with another owner is answered as for an unknown session (404).
+    """
+
+    def owner(self) -> str:
+        """A stable identifier of the authenticated caller (same caller, same string)."""
+        ...
+
+
+def owner_of(backend: McpBackend) -> str | None:
+    return backend.owner() if isinstance(backend, OwnedBackend) else None
+
+
 class BackendResolver(Protocol):
     """Finds the backend behind an endpoint path, or says there is none."""
 

@@ -129,12 +129,13 @@ class McpAsgiApp:
             error = ErrorBody(code=INVALID_REQUEST, message="Method Not Allowed: 2026-07-28 endpoints take POST only")
             await send_error(send, 405, error, headers=((b"allow", b"POST"),))
             return
-        if (await self._backend(request, endpoint)) is None:
+        backend = await self._backend(request, endpoint)
+        if backend is None:
             return
         if request.method == "GET":
-            await self._legacy.get(request, endpoint)
+            await self._legacy.get(request, endpoint, backend)
         else:
-            await self._legacy.delete(request, endpoint)
+            await self._legacy.delete(request, endpoint, backend)
 
     async def _post(self, request: HttpRequest, endpoint: Endpoint) -> None:
         send = request.send

@@ -65,6 +65,12 @@ class ListChangedHub:
         """Tell the clients subscribed to ``uri`` that it changed; returns how many listeners were offered it."""
         return self._fan_out((tenant, virtual_server), Change(kind="resource", uri=uri))
 
+    def publish_everywhere(self, tenant: str | None, kind: ListChangedKind) -> int:
+        """Tell every client of every endpoint of ``tenant`` (of every tenant when None) that its
+        ``kind`` list may have changed: after a policy change, which can touch any of them."""
+        keys = [key for key in self._listeners if tenant is None or key[0] == tenant]
+        return sum(self._fan_out(key, Change(kind=kind)) for key in keys)
+
     def listener_count(self, tenant: str, virtual_server: str) -> int:
         return len(self._listeners.get((tenant, virtual_server), {}))
 

@@ -80,7 +80,7 @@ class LegacyServer:
         if any(isinstance(message, Request) and message.method == "initialize" for message in messages):
             await _bad_request(request, "initialize must be sent alone")
             return
-        session = await self._session(request, endpoint)
+        session = await self._session(request, endpoint, backend)
         if session is None:
             return
         if batch and session.protocol_version != BATCH_VERSION:
@@ -167,11 +167,11 @@ class LegacyServer:
 
     # --- GET and DELETE ---------------------------------------------------------------------
 
-    async def get(self, request: HttpRequest, endpoint: Endpoint) -> None:
+    async def get(self, request: HttpRequest, endpoint: Endpoint, backend: McpBackend) -> None:
         if not request.accept.sse:
             await send_error(request.send, 406, ErrorBody(code=INVALID_REQUEST, message="Not Acceptable"))
             return
-        session = await self._session(request, endpoint)
+        session = await self._session(request, endpoint, backend)
         if session is None:
             return
         with self._sessions.active(session):
@@ -229,19 +229,19 @@ class LegacyServer:
         if not await while_connected(request.receive, write):
             session.forget(stream)
 
-    async def delete(self, request: HttpRequest, endpoint: Endpoint) -> None:
-        session = await self._session(request, endpoint)
+    async def delete(self, request: HttpRequest, endpoint: Endpoint, backend: McpBackend) -> None:
+        session = await self._session(request, endpoint, backend)
         if session is not None:
             self._sessions.remove(session)
             await send_status(request.send, 204)
 
-    async def _session(self, request: HttpRequest, endpoint: Endpoint) -> Session | None:
+    async def _session(self, request: HttpRequest, endpoint: Endpoint, backend: McpBackend) -> Session | None:
         """The request's session, or None after answering 400 (no id, wrong version) or 404 (unknown)."""
         session_id = request.session_id
         if session_id is None:
             await _bad_request(request, "Mcp-Session-Id header is required")
             return None
-        session = self._sessions.get(session_id, endpoint)
+        session = self._sessions.get(session_id, endpoint, backend)
         if session is None:
             error = ErrorBody(code=INVALID_REQUEST, message="Not Found: unknown or expired session")
             await send_error(request.send, 404, error)

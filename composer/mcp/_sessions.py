@@ -22,7 +22,7 @@ from typing import Any, Final
 import anyio
 import msgspec
 
-from composer.mcp._backend import McpBackend, McpError, NoBackChannelError
+from composer.mcp._backend import McpBackend, McpError, NoBackChannelError, owner_of
 from composer.mcp._context import InFlight
 from composer.mcp._hub import Change, ListChangedHub
 from composer.mcp._request import Endpoint
@@ -77,6 +77,7 @@ class Session:
         self.id = session_id
         self.endpoint = endpoint
         self.backend = backend
+        self.owner = owner_of(backend)
         self.protocol_version = protocol_version
         self.client_capabilities = client_capabilities
         self.log_level = settings.default_log_level
@@ -256,11 +257,12 @@ class SessionStore:
         self._sessions[session_id] = session
         return session
 
-    def get(self, session_id: str, endpoint: Endpoint) -> Session | None:
-        """The live session with this id, created at this endpoint; None when unknown or expired."""
+    def get(self, session_id: str, endpoint: Endpoint, backend: McpBackend) -> Session | None:
+        """The live session with this id, created at this endpoint for the owner of ``backend``;
+        None when unknown, expired or another caller's (a session id never authenticates)."""
         self.sweep()
         session = self._sessions.get(session_id)
-        if session is None or session.endpoint != endpoint:
+        if session is None or session.endpoint != endpoint or session.owner != owner_of(backend):
             return None
         if session.idle_since(self._clock()) > self._settings.session_idle_timeout:
             self.remove(session)

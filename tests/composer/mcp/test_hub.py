@@ -61,3 +61,16 @@ def test_a_broken_listener_does_not_starve_the_others(caplog: pytest.LogCaptureF
     assert hub.publish("acme", "demo", "resources") == 2
     assert good.changes == [Change(kind="resources")]
     assert "listener bug" in caplog.text
+
+
+def test_a_tenant_wide_change_reaches_every_endpoint_of_that_tenant_only() -> None:
+    hub = ListChangedHub()
+    demo, support, elsewhere = Recorder(), Recorder(), Recorder()
+    hub.subscribe("acme", "demo", demo)
+    hub.subscribe("acme", "support", support)
+    hub.subscribe("globex", "demo", elsewhere)
+    assert hub.publish_everywhere("acme", "tools") == 2
+    assert demo.changes == support.changes == [Change(kind="tools")]
+    assert elsewhere.changes == []
+    assert hub.publish_everywhere(None, "prompts") == 3
+    assert elsewhere.changes == [Change(kind="prompts")]

@@ -251,12 +251,12 @@ def test_idle_sessions_are_swept_but_busy_ones_are_not() -> None:
     idle, busy = make_session(store), make_session(store)
     with store.active(busy):
         now[0] = 11.0
-        assert store.get(idle.id, idle.endpoint) is None
-        assert store.get(busy.id, busy.endpoint) is busy
+        assert store.get(idle.id, idle.endpoint, idle.backend) is None
+        assert store.get(busy.id, busy.endpoint, busy.backend) is busy
         store.sweep(force=True)
     assert idle.closed
     assert len(store) == 1
-    assert store.get(busy.id, Endpoint("acme", "demo", "admin")) is None  # bound to its endpoint
+    assert store.get(busy.id, Endpoint("acme", "demo", "admin"), busy.backend) is None  # bound to its endpoint
     store.close()
     assert busy.closed
     assert len(store) == 0
@@ -330,3 +330,25 @@ async def test_ending_a_session_fails_its_waiting_server_requests_and_cancels_it
     assert in_flight.cancelled
     assert stream.closed
     assert session.standalone.closed
+
+
+class OwnedDemoBackend(DemoBackend):
+    def __init__(self, owner: str) -> None:
+        super().__init__()
+        self._owner = owner
+
+    def owner(self) -> str:
+        return self._owner
+
+
+def test_a_session_is_bound_to_the_caller_that_created_it() -> None:
+    store, _now = make_store()
+    alice = store.create(
+        Endpoint("acme", "demo"), OwnedDemoBackend("agent:alice"), protocol_version="2025-11-25", client_capabilities={}
+    )
+    assert alice is not None
+    assert store.get(alice.id, alice.endpoint, OwnedDemoBackend("agent:alice")) is alice
+    assert store.get(alice.id, alice.endpoint, OwnedDemoBackend("agent:mallory")) is None
+    assert store.get(alice.id, alice.endpoint, DemoBackend()) is None  # an anonymous caller neither
+    anonymous = make_session(store)
+    assert store.get(anonymous.id, anonymous.endpoint, OwnedDemoBackend("agent:alice")) is None
