@@ -13,9 +13,15 @@ problem documents and JSON-RPC errors; nothing else catches broadly.
     ├── InvalidInputError        (422 invalid_input)
     │   └── SecretKeyError       (503 secret_key_error: no ATRIUM_SECRET_KEYS where one is
     │                             required, or none of them decrypts a stored credential)
-    ├── AuthenticationError      (401 unauthenticated)
+    ├── AuthenticationError      (401 unauthenticated; an RFC 6750 Bearer challenge names
+    │   │                         its ``bearer_error``)
+    │   ├── MissingCredentialsError       (401 credentials_missing: no error in the challenge)
+    │   ├── InvalidTokenError             (401 invalid_token: expired, forged, revoked, wrong audience)
+    │   └── InvalidAuthorizationError     (400 invalid_request: a malformed Authorization header)
     ├── PermissionDeniedError    (403 forbidden)
+    │   └── InsufficientScopeError        (403 insufficient_scope, with the scopes required)
     ├── SeparationOfDutiesError  (403 separation_of_duties)
+    ├── IssuerUnavailableError   (503 issuer_unavailable: an OAuth issuer's keys cannot be fetched)
     ├── UpstreamError            (502 upstream_error)
     │   ├── UpstreamUnreachableError  (502 upstream_unreachable)
     │   ├── UpstreamTimeoutError      (504 upstream_timeout)
@@ -99,6 +105,50 @@ class PermissionDeniedError(AtriumError):
     code = "forbidden"
     status = 403
     jsonrpc_code = JSONRPC_INVALID_REQUEST
+
+
+# The Bearer-challenge errors of agent authentication (RFC 6750 section 3.1, MCP authorization):
+# ``bearer_error`` is the ``error`` parameter of the WWW-Authenticate header, None for none.
+
+
+class MissingCredentialsError(AuthenticationError):
+    """No Bearer credentials at all: RFC 6750 says the challenge then carries no error code."""
+
+    code = "credentials_missing"
+    bearer_error: ClassVar[str | None] = None
+
+
+class InvalidTokenError(AuthenticationError):
+    """Expired, not yet valid, forged, revoked, unknown, or meant for another resource."""
+
+    code = "invalid_token"
+    bearer_error: ClassVar[str | None] = "invalid_token"
+
+
+class InvalidAuthorizationError(AuthenticationError):
+    """The Authorization header is malformed (RFC 6750 ``invalid_request``: 400, not 401)."""
+
+    code = "invalid_request"
+    status = 400
+    bearer_error: ClassVar[str | None] = "invalid_request"
+
+
+class InsufficientScopeError(PermissionDeniedError):
+    """A valid token without the scopes this resource requires; ``scopes`` are the ones to ask for."""
+
+    code = "insufficient_scope"
+    bearer_error: ClassVar[str | None] = "insufficient_scope"
+
+    def __init__(self, detail: str, *, scopes: tuple[str, ...]) -> None:
+        super().__init__(detail)
+        self.scopes = scopes
+
+
+class IssuerUnavailableError(AtriumError):
+    """An OAuth issuer's metadata or JWKS cannot be fetched: no fault of the client, so no 401."""
+
+    code = "issuer_unavailable"
+    status = 503
 
 
 class SeparationOfDutiesError(PermissionDeniedError):

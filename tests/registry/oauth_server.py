@@ -66,9 +66,16 @@ async def token_server(
     *, client_id: str = "atrium", client_secret: str = "client-s3cret", lifetime: int | None = 3600
 ) -> AsyncIterator[TokenServer]:
     server = TokenServer(client_id=client_id, client_secret=client_secret, lifetime=lifetime)
-    port = free_port()
-    server.url = f"http://127.0.0.1:{port}/token"
     app = Starlette(routes=[Route("/token", server.token, methods=["POST"])])
+    async with serve_app(app) as base_url:
+        server.url = f"{base_url}/token"
+        yield server
+
+
+@asynccontextmanager
+async def serve_app(app: Starlette) -> AsyncIterator[str]:
+    """Serve ``app`` on a free port of 127.0.0.1 until the block ends; yields its base URL."""
+    port = free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off", ws="none")
     uvicorn_server = uvicorn.Server(config)
     # A thread of its own: uvicorn in the main thread would install signal handlers.
@@ -78,9 +85,9 @@ async def token_server(
         with anyio.fail_after(10):
             while not uvicorn_server.started:
                 if not thread.is_alive():
-                    raise RuntimeError("the token server did not start")
+                    raise RuntimeError("the test server did not start")
                 await anyio.sleep(0.02)
-        yield server
+        yield f"http://127.0.0.1:{port}"
     finally:
         uvicorn_server.should_exit = True
         await anyio.to_thread.run_sync(thread.join, 10)

@@ -1,10 +1,11 @@
 from __future__ import annotations
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection
+from sqlalchemy import Connection, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from registry import Base, current_revision, upgrade_database
@@ -27,3 +28,27 @@ async def test_upgrading_twice_is_harmless(engine: AsyncEngine) -> None:
     await upgrade_database(engine)
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     assert await current_revision(engine) == before == head
+
+
+async def test_every_revision_downgrades_and_upgrades_again_with_data_in_place(engine: AsyncEngine) -> None:
+    """Walk down from head one revision at a time, then back up: each downgrade must undo its upgrade."""
+    script = ScriptDirectory.from_config(alembic_config())
+    revisions = [revision.revision for revision in script.walk_revisions()]  # head first
+    async with engine.begin() as connection:
+        await connection.execute(
+            text(
+                "INSERT INTO tenants (slug, name, separation_of_duties, auto_approve_low_risk, created_at)"
+                " VALUES ('acme', 'Acme', false, false, CURRENT_TIMESTAMP)"
+            )
+        )
+
+    def downgrade(connection: Connection, revision: str) -> None:
+        command.downgrade(alembic_config(connection), revision)
+
+    for revision in revisions[1:]:
+        async with engine.begin() as connection:
+            await connection.run_sync(downgrade, revision)
+        assert await current_revision(engine) == revision
+    await upgrade_database(engine)
+    assert await current_revision(engine) == revisions[0]
+    await test_migrations_produce_exactly_the_models_schema(engine)
