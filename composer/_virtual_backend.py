@@ -1,21 +1,27 @@
 """The MCP backend of one virtual server: the curated, approved view, routed to upstreams.
 
-Every request re-reads the served view, so a version that stopped being approved (or an
-upstream that changed under us and was re-synced) is refused at once: fail closed. A name
-that is not served is answered exactly as a name that never existed.
+Every request checks its pin against the served view (from ``composer._served_cache``, dropped
+at once by every change in this process), so a version that stopped being approved is refused
+on the next call: fail closed. A name that is not served is answered exactly as a name that never
+existed. What the upstream sends while it answers (progress, log messages, server-to-client
+requests) goes to the client that asked, through :class:`ClientDownstream`.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Protocol
 
 import mcp_types as types
 
+from composer._input_required import fulfil, needs_input, retried
 from composer._served_cache import ServedViewCache
+from composer._subscriptions import ResourceSubscriptions
 from composer.mcp._backend import ListKind, ListPage, McpError, RequestContext, ServerInfo
+from composer.mcp._wire import META_LOG_LEVEL, MODERN_VERSIONS
 from registry import InvalidInputError, ItemKind, UpstreamError
+from registry._downstream import DownstreamError
 from registry._errors import UpstreamReplyError
 from registry._paging import decode_cursor, encode_cursor
 from registry._pool import UpstreamPool
@@ -30,10 +36,57 @@ _KINDS: Mapping[ListKind, ItemKind] = {
     "resources": ItemKind.RESOURCE,
     "resource_templates": ItemKind.RESOURCE_TEMPLATE,
 }
+# Methods naming a tool or prompt: (its kind, what the client is told when it is not served).
+_NAMED: Mapping[str, tuple[ItemKind, str]] = {
+    "tools/call": (ItemKind.TOOL, "tool"),
+    "prompts/get": (ItemKind.PROMPT, "prompt"),
+}
+_Served = list[ServedEntry]  # the class's `list` method shadows the builtin in its annotations
+_BY_URI = frozenset({"resources/read", "resources/subscribe", "resources/unsubscribe"})
+
+
+class ClientDownstream:
+    """The composer's request context as the registry's ``Downstream``."""
+
+    def __init__(self, ctx: RequestContext) -> None:
+        self._ctx = ctx
+        level = ctx.meta.get(META_LOG_LEVEL)
+        # A 2026-07-28 client opts in per request; an older one set its level on its session, which
+        # ctx.log applies: let the upstream send everything and filter here.
+        modern = ctx.protocol_version in MODERN_VERSIONS
+        self.log_level: str | None = (level if isinstance(level, str) else None) if modern else "debug"
+
+    async def progress(self, progress: float, total: float | None = None, message: str | None = None) -> None:
+        await self._ctx.progress(progress, total, message)
+
+    async def log(self, level: str, data: object, logger: str | None = None) -> None:
+        await self._ctx.log(level, data, logger)
+
+    async def request(self, method: str, params: Mapping[str, Any]) -> dict[str, Any]:
+        try:
+            return await self._ctx.request(method, params)
+        except McpError as exc:
+            raise DownstreamError(exc.code, exc.message, exc.data) from exc
+
+
+class Visibility(Protocol):
+    """What one caller may see of the served view: its policy (``composer._endpoint_access``)."""
+
+    def visible(self, entry: ServedEntry) -> bool: ...
+
+    def narrow(self, served: list[ServedEntry]) -> list[ServedEntry]:
+        """The visible entries of ``served``, in order (a list is narrowed on every tools/list,
+        so an implementation may cache the result)."""
+        ...
 
 
 class VirtualServerBackend:
-    """Serves ``tenant``/``slug``; one instance per endpoint request (cheap to build)."""
+    """Serves ``tenant``/``slug``; one instance per endpoint request (cheap to build).
+
+    ``visibility`` narrows what is served (the caller's policy): an entry it rejects is treated
+    exactly as one that is not served, in every list and every request naming it. ``owner`` is
+    the authenticated caller, when the endpoint authenticates (sessions are bound to it).
+    """
 
     def __init__(
         self,
@@ -43,29 +96,37 @@ class VirtualServerBackend:
         slug: str,
         title: str,
         cache: ServedViewCache | None = None,
+        subscriptions: ResourceSubscriptions | None = None,
+        visibility: Visibility | None = None,
+        owner: str | None = None,
     ) -> None:
         self._servers, self._pool = servers, pool
-        # Lists may come from the cache; calls never do (see composer._served_cache).
+        self._visibility, self._owner = visibility, owner
         self._cache = cache or ServedViewCache(ttl=0.0)
+        self._subscriptions = subscriptions
         self._tenant, self._slug, self._title = tenant, slug, title
+
+    def owner(self) -> str | None:
+        """Who the endpoint authenticated (``composer.mcp.OwnedBackend``); None when it does not."""
+        return self._owner
 
     def server_info(self) -> ServerInfo:
         return ServerInfo(name=f"atrium/{self._tenant}/{self._slug}", version="0.1.0", title=self._title)
 
     def capabilities(self) -> dict[str, Any]:
+        # Only what is forwarded. Resource updates reach subscribers from upstream connections
+        # that carry unowned notifications (see composer._subscriptions).
+        resources: dict[str, Any] = {"listChanged": True, "subscribe": self._subscriptions is not None}
         return {
             "tools": {"listChanged": True},
             "prompts": {"listChanged": True},
-            "resources": {"listChanged": True},
+            "resources": resources,
             "completions": {},
             "logging": {},
         }
 
     async def list(self, kind: ListKind, cursor: str | None) -> ListPage:
-        kind_ = _KINDS[kind]
-        served = await self._cache.get(
-            self._tenant, self._slug, kind_, lambda: self._servers.served(self._tenant, self._slug, kind_)
-        )
+        served = await self._served(_KINDS[kind])
         start = _decode_cursor(cursor)
         page = served[start : start + PAGE_SIZE]
         more = start + PAGE_SIZE < len(served)
@@ -76,32 +137,86 @@ class VirtualServerBackend:
 
     async def tool_input_schema(self, name: str) -> Mapping[str, Any] | None:
         """The pinned inputSchema, so 2026-07-28 ``Mcp-Param-*`` headers are checked against it."""
-        entry = await self._servers.served_entry(self._tenant, self._slug, ItemKind.TOOL, name)
+        entry = await self._served_entry(ItemKind.TOOL, name)
         schema = None if entry is None else entry.definition.get("inputSchema")
         return schema if isinstance(schema, dict) else None
 
     async def handle(self, method: str, params: Mapping[str, Any], ctx: RequestContext) -> dict[str, Any]:
-        if method == "tools/call":
-            entry = await self._entry(ItemKind.TOOL, params.get("name"), "tool")
-            request: Any = types.CallToolRequest(
-                params=types.CallToolRequestParams(name=entry.key, arguments=params.get("arguments"))
-            )
-        elif method == "prompts/get":
-            entry = await self._entry(ItemKind.PROMPT, params.get("name"), "prompt")
-            request = types.GetPromptRequest(
-                params=types.GetPromptRequestParams(name=entry.key, arguments=params.get("arguments"))
-            )
-        elif method == "resources/read":
-            entry = await self._resource(params.get("uri"))
-            request = types.ReadResourceRequest(params=types.ReadResourceRequestParams(uri=str(params["uri"])))
-        else:
+        named = _NAMED.get(method)
+        if named is not None:
+            entry = await self._entry(named[0], params.get("name"), named[1])
+            return await self._forward(entry, method, {**params, "name": entry.key}, ctx)
+        if method == "completion/complete":
+            entry, ref = await self._completion_target(params.get("ref"))
+            return await self._forward(entry, method, {**params, "ref": ref}, ctx)
+        if method not in _BY_URI:
             raise McpError(types.METHOD_NOT_FOUND, f"Method not found: {method}")
-        return await self._forward(entry, request, ctx)
+        uri = params.get("uri")
+        entry = await self._resource(uri)
+        assert isinstance(uri, str)
+        if method == "resources/read":
+            return await self._forward(entry, method, params, ctx)
+        return await self._subscription(entry, method, uri, params, ctx)
+
+    async def _subscription(
+        self, entry: ServedEntry, method: str, uri: str, params: Mapping[str, Any], ctx: RequestContext
+    ) -> dict[str, Any]:
+        subscriptions = self._subscriptions
+        if subscriptions is None:
+            raise McpError(types.METHOD_NOT_FOUND, f"Method not found: {method}")
+        if method == "resources/subscribe":
+            # Recorded first: the upstream may send an update before it answers.
+            subscriptions.subscribed(self._tenant, self._slug, entry.upstream.id, uri)
+            try:
+                return await self._forward(entry, method, params, ctx)
+            except BaseException:
+                subscriptions.unsubscribed(self._tenant, self._slug, entry.upstream.id, uri)
+                raise
+        if subscriptions.unsubscribed(self._tenant, self._slug, entry.upstream.id, uri):
+            return await self._forward(entry, method, params, ctx)
+        return {}  # other clients of this tenant still want its updates from the shared session
+
+    async def _completion_target(self, ref: object) -> tuple[ServedEntry, dict[str, Any]]:
+        """The entry a completion ref names, and the ref as its upstream knows it.
+
+        A prompt ref goes to that prompt's upstream under its original name; a resource ref to
+        the upstream serving that template (or resource). Refs that are not served are refused
+        exactly like unknown ones.
+        """
+        if not isinstance(ref, Mapping):
+            raise McpError(types.INVALID_PARAMS, "completion ref must be an object")
+        if ref.get("type") == "ref/prompt":
+            entry = await self._entry(ItemKind.PROMPT, ref.get("name"), "prompt")
+            return entry, {**ref, "name": entry.key}
+        if ref.get("type") == "ref/resource":
+            uri = ref.get("uri")
+            if not isinstance(uri, str):
+                raise McpError(types.INVALID_PARAMS, "resource ref uri must be a string")
+            for kind in (ItemKind.RESOURCE_TEMPLATE, ItemKind.RESOURCE):
+                served = await self._served_entry(kind, uri)
+                if served is not None:
+                    return served, dict(ref)
+            raise McpError(RESOURCE_NOT_FOUND, f"Resource not found: {uri}")
+        raise McpError(types.INVALID_PARAMS, "completion ref must be ref/prompt or ref/resource")
+
+    async def _served(self, kind: ItemKind) -> _Served:
+        served = await self._cache.get(
+            self._tenant, self._slug, kind, lambda: self._servers.served(self._tenant, self._slug, kind)
+        )
+        return served if self._visibility is None else self._visibility.narrow(served)
+
+    async def _served_entry(self, kind: ItemKind, name: str) -> ServedEntry | None:
+        entry = await self._cache.entry(
+            self._tenant, self._slug, kind, name, lambda: self._servers.served(self._tenant, self._slug, kind)
+        )
+        if entry is None or (self._visibility is not None and not self._visibility.visible(entry)):
+            return None
+        return entry
 
     async def _entry(self, kind: ItemKind, name: object, what: str) -> ServedEntry:
         if not isinstance(name, str):
             raise McpError(types.INVALID_PARAMS, f"{what} name must be a string")
-        entry = await self._servers.served_entry(self._tenant, self._slug, kind, name)
+        entry = await self._served_entry(kind, name)
         if entry is None:
             raise McpError(types.INVALID_PARAMS, f"Unknown {what}: {name}")
         return entry
@@ -109,20 +224,37 @@ class VirtualServerBackend:
     async def _resource(self, uri: object) -> ServedEntry:
         if not isinstance(uri, str):
             raise McpError(types.INVALID_PARAMS, "resource uri must be a string")
-        exact = await self._servers.served_entry(self._tenant, self._slug, ItemKind.RESOURCE, uri)
+        exact = await self._served_entry(ItemKind.RESOURCE, uri)
         if exact is not None:
             return exact
-        for template in await self._servers.served(self._tenant, self._slug, ItemKind.RESOURCE_TEMPLATE):
+        for template in await self._served(ItemKind.RESOURCE_TEMPLATE):
             if _template_matches(template.key, uri):
                 return template
         raise McpError(RESOURCE_NOT_FOUND, f"Resource not found: {uri}")
 
-    async def _forward(self, entry: ServedEntry, request: Any, ctx: RequestContext) -> dict[str, Any]:
-        async def forward_progress(progress: float, total: float | None, message: str | None) -> None:
-            await ctx.progress(progress, total, message)
+    async def _forward(
+        self, entry: ServedEntry, method: str, params: Mapping[str, Any], ctx: RequestContext
+    ) -> dict[str, Any]:
+        downstream = ClientDownstream(ctx)
 
+        async def send(params: Mapping[str, Any]) -> dict[str, Any]:
+            return await self._pool.request(entry.upstream, self._tenant, method, params, downstream=downstream)
+
+        result = await self._send(send, params)
+        if needs_input(result) and ctx.protocol_version not in MODERN_VERSIONS:
+
+            async def retry(answers: dict[str, Any], state: object) -> dict[str, Any]:
+                return await self._send(send, retried(params, answers, state))
+
+            return await fulfil(result, ctx.request, retry)
+        return result
+
+    @staticmethod
+    async def _send(
+        send: Callable[[Mapping[str, Any]], Awaitable[dict[str, Any]]], params: Mapping[str, Any]
+    ) -> dict[str, Any]:
         try:
-            return await self._pool.request(entry.upstream, self._tenant, request, progress=forward_progress)
+            return await send(params)
         except UpstreamReplyError as exc:
             raise McpError(exc.rpc_code, exc.detail, exc.data) from exc
         except UpstreamError as exc:

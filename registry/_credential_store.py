@@ -31,7 +31,7 @@ from registry._models import CredentialRow, TenantRow
 from registry._oauth import ClientCredentials, TokenCache
 
 if TYPE_CHECKING:
-    from collections.abc import Collection, Mapping
+    from collections.abc import Callable, Collection, Mapping
 
     from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -100,6 +100,15 @@ class CredentialStore:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], box: SecretBox) -> None:
         self._sessions = sessions
         self._box = box
+        self._listeners: list[Callable[[str, int], None]] = []
+
+    def on_change(self, listener: Callable[[str, int], None]) -> None:
+        """Call ``listener(tenant, upstream_id)`` after each change (caches of rendered targets drop theirs)."""
+        self._listeners.append(listener)
+
+    def _changed(self, tenant: str, upstream_id: int) -> None:
+        for listener in self._listeners:
+            listener(tenant, upstream_id)
 
     async def set_credential(
         self, tenant: str, upstream_id: int, name: str, spec: CredentialSpec, *, principal: str
@@ -139,6 +148,7 @@ class CredentialStore:
                 logger.info(
                     "credential %s of tenant %s for upstream %s set by %s", name, tenant, upstream_id, principal
                 )
+                self._changed(tenant, upstream_id)
                 return info_from_row(row, tenant)
         raise ConflictError(f"credential {name!r} changed concurrently; try again")
 
@@ -167,6 +177,7 @@ class CredentialStore:
                 raise NotFoundError(f"no credential {name!r} of tenant {tenant!r} for upstream {upstream_id}")
             await session.delete(row)
             await session.commit()
+        self._changed(tenant, upstream_id)
         logger.info("credential %s of tenant %s for upstream %s deleted", name, tenant, upstream_id)
 
     async def secrets_for(self, tenant: str, upstream_id: int, names: Collection[str]) -> list[StoredCredential]:

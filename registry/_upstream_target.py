@@ -51,7 +51,15 @@ from registry._errors import (
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable, Callable
 
-    from mcp.client.session import IncomingMessage, MessageHandlerFnT
+    from mcp.client.session import (
+        ElicitationFnT,
+        IncomingMessage,
+        ListRootsFnT,
+        LoggingFnT,
+        MessageHandlerFnT,
+        SamplingFnT,
+    )
+    from mcp_types import LoggingLevel
 
 STDERR_TAIL_BYTES: Final = 4096
 _HTTP_TIMEOUT: Final = httpx2.Timeout(10.0, read=None)  # streams idle for long; callers set deadlines
@@ -147,6 +155,17 @@ class RawResult(BaseModel):
     model_config = ConfigDict(extra="allow")
 
 
+@dataclass(frozen=True)
+class ClientCallbacks:
+    """How the SDK client answers the upstream's requests and hears its log messages."""
+
+    sampling: SamplingFnT | None = None
+    elicitation: ElicitationFnT | None = None
+    list_roots: ListRootsFnT | None = None
+    logging: LoggingFnT | None = None
+    log_level: LoggingLevel | None = None
+
+
 @dataclass
 class UpstreamSession:
     """An open, era-negotiated connection; yielded by :func:`connect`."""
@@ -163,6 +182,7 @@ async def connect(
     time_limit: float | None = None,
     handshake_time_limit: float | None = None,
     on_notification: Callable[[types.ServerNotification], Awaitable[None]] | None = None,
+    callbacks: ClientCallbacks | None = None,
 ) -> AsyncIterator[UpstreamSession]:
     """Connect to ``target`` and yield the session; translate every failure on the way out.
 
@@ -171,6 +191,7 @@ async def connect(
         time_limit: Seconds for the whole block, handshake included (``None``: no limit).
         handshake_time_limit: Seconds for the handshake alone, when shorter.
         on_notification: Receives the server's notifications, in either era.
+        callbacks: Answer the server's requests (sampling, elicitation, roots) and log messages.
 
     Raises:
         InvalidInputError: ``target`` is incomplete or inconsistent.
@@ -197,7 +218,7 @@ async def connect(
     try:
         with scope:
             async with AsyncExitStack() as stack:
-                session = await _open(stack, target, stderr, http, handle)
+                session = await _open(stack, target, stderr, http, handle, callbacks or ClientCallbacks())
                 handshaking = False
                 scope.deadline = _deadline(time_limit)
                 yield session
@@ -222,6 +243,7 @@ async def _open(
     stderr: StderrTail,
     http: HttpObserver,
     handle: MessageHandlerFnT,
+    callbacks: ClientCallbacks,
 ) -> UpstreamSession:
     """Enter the transport and the SDK client on ``stack``; the handshake runs here."""
     transport: Any
@@ -232,7 +254,18 @@ async def _open(
     else:
         client = httpx2.AsyncClient(headers=target.headers, timeout=_HTTP_TIMEOUT, event_hooks={"response": [http]})
         transport = streamable_http_client(target.url or "", http_client=await stack.enter_async_context(client))
-    mcp_client = Client(transport, mode="auto", cache=None, message_handler=handle, client_info=_client_info())
+    mcp_client = Client(
+        transport,
+        mode="auto",
+        cache=None,
+        message_handler=handle,
+        client_info=_client_info(),
+        sampling_callback=callbacks.sampling,
+        elicitation_callback=callbacks.elicitation,
+        list_roots_callback=callbacks.list_roots,
+        logging_callback=callbacks.logging,
+        log_level=callbacks.log_level,
+    )
     return UpstreamSession(await stack.enter_async_context(mcp_client), stderr, http)
 
 

@@ -1,0 +1,227 @@
+"""What an upstream sends while it answers reaches the client that asked, and back.
+
+The official SDK client on a real virtual endpoint, in both protocol eras, over four upstreams
+(Streamable HTTP and stdio, each as a 2026-07-28 server and as a handshake-only one): progress,
+log messages, sampling, elicitation and roots reach the client's callbacks and the tool gets the
+answers; a cancellation reaches the upstream as the cancellation of its own request; completion
+and resource subscriptions go through the endpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager
+from typing import Any, NamedTuple
+
+import anyio
+import httpx
+import mcp_types as types
+import pytest
+from mcp import Client
+from mcp.client.session import ClientRequestContext
+from mcp.shared.exceptions import MCPError
+
+from tests.e2e._agents import agent_client, open_to_agent
+from tests.e2e._atrium import atrium_env, mint_token, running_atrium
+from tests.e2e.test_virtual_endpoint import add_upstream, approve_all
+from tests.upstreams._process import serve_http
+from tests.upstreams.forwarding_server import status_uri
+
+pytestmark = [pytest.mark.anyio, pytest.mark.slow]
+
+FORWARDING = "tests.upstreams.forwarding_server"
+# slug -> (transport, era)
+UPSTREAMS = {
+    "webm": ("streamable-http", "dual"),
+    "webl": ("streamable-http", "legacy"),
+    "locm": ("stdio", "dual"),
+    "locl": ("stdio", "legacy"),
+}
+ROOT = "file:///work/project"
+
+
+def stdio(era: str) -> list[str]:
+    return [sys.executable, "-m", FORWARDING, "--transport", "stdio", "--era", era]
+
+
+class Endpoint(NamedTuple):
+    url: str
+    key: str  # an agent key that may use all of the virtual server
+
+
+@pytest.fixture
+async def endpoint(tmp_path: Any) -> AsyncIterator[Endpoint]:
+    """Atrium with the four upstreams' tools, prompt and resource curated into acme/fwd."""
+    env = atrium_env(f"sqlite+aiosqlite:///{tmp_path / 'atrium.db'}", ATRIUM_WATCH_LIST_CHANGED="false")
+    token = mint_token(env, "ops", "platform_admin", "tenant_admin:acme", "security_reviewer:acme")
+    async with (
+        serve_http(FORWARDING) as modern_url,
+        serve_http(FORWARDING, args=("--era", "legacy")) as legacy_url,
+        running_atrium(env) as base,
+        httpx.AsyncClient(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=60) as api,
+    ):
+        await api.post("/api/v1/tenants", json={"slug": "acme", "name": "Acme"})
+        bodies: dict[str, dict[str, Any]] = {
+            "webm": {"transport": "streamable_http", "url": modern_url},
+            "webl": {"transport": "streamable_http", "url": legacy_url},
+            "locm": {"transport": "stdio", "command": stdio("dual")},
+            "locl": {"transport": "stdio", "command": stdio("legacy")},
+        }
+        entries: list[dict[str, Any]] = []
+        for slug, body in bodies.items():
+            upstream_id = await add_upstream(api, {"slug": slug, "name": slug, **body})
+            await approve_all(api, upstream_id)
+            entries += [
+                {"upstream_id": upstream_id, "kind": "tool", "key": key}
+                for key in ("interact", "wait", "cancellations", "touch")
+            ]
+            entries += [
+                {"upstream_id": upstream_id, "kind": "prompt", "key": "greet"},
+                {"upstream_id": upstream_id, "kind": "resource", "key": status_uri(*UPSTREAMS[slug])},
+            ]
+        created = await api.post("/api/v1/tenants/acme/virtual-servers", json={"slug": "fwd", "name": "Forwarding"})
+        assert created.status_code == 201, created.text
+        curated = await api.put("/api/v1/tenants/acme/virtual-servers/fwd/entries", json=entries)
+        assert curated.status_code == 200, curated.text
+        yield Endpoint(f"{base}/mcp/acme/fwd", await open_to_agent(api, "acme", "fwd"))
+
+
+class Callbacks:
+    """The client's side: answers the upstream's requests and records what it heard."""
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+        self.logs: list[Any] = []
+        self.progress: list[tuple[float, float | None, str | None]] = []
+        self.updated: list[str] = []
+
+    async def sampling(
+        self, context: ClientRequestContext, params: types.CreateMessageRequestParams
+    ) -> types.CreateMessageResult:
+        self.asked.append("sampling")
+        return types.CreateMessageResult(
+            role="assistant", content=types.TextContent(type="text", text="hi"), model="test-model"
+        )
+
+    async def elicitation(self, context: ClientRequestContext, params: types.ElicitRequestParams) -> types.ElicitResult:
+        self.asked.append("elicitation")
+        return types.ElicitResult(action="accept", content={"name": "Ada"})
+
+    async def roots(self, context: ClientRequestContext) -> types.ListRootsResult:
+        self.asked.append("roots")
+        return types.ListRootsResult(roots=[types.Root.model_validate({"uri": ROOT})])
+
+    async def logging(self, params: types.LoggingMessageNotificationParams) -> None:
+        self.logs.append(params.data)
+
+    async def on_progress(self, progress: float, total: float | None, message: str | None) -> None:
+        self.progress.append((progress, total, message))
+
+    async def on_message(self, message: object) -> None:
+        if isinstance(message, types.ResourceUpdatedNotification):
+            self.updated.append(message.params.uri)
+
+    def client(self, endpoint: Endpoint, mode: str) -> AbstractAsyncContextManager[Client]:
+        return agent_client(
+            endpoint.url,
+            endpoint.key,
+            mode=mode,
+            sampling_callback=self.sampling,
+            elicitation_callback=self.elicitation,
+            list_roots_callback=self.roots,
+            logging_callback=self.logging,
+            message_handler=self.on_message,
+            log_level="debug",
+        )
+
+
+def text_of(result: types.CallToolResult) -> str:
+    content = result.content[0]
+    assert isinstance(content, types.TextContent), result
+    return content.text
+
+
+@pytest.mark.parametrize("mode", ["legacy", "2026-07-28"])
+async def test_progress_logs_and_the_upstreams_requests_reach_the_client_and_its_answers_the_upstream(
+    endpoint: Endpoint, mode: str
+) -> None:
+    for slug, (_, era) in UPSTREAMS.items():
+        if era == "legacy" and mode != "legacy":
+            continue  # a 2026-07-28 client has no back-channel for standalone requests (see below)
+        callbacks = Callbacks()
+        with anyio.fail_after(30):
+            async with callbacks.client(endpoint, mode) as client:
+                result = await client.call_tool(
+                    f"{slug}_interact", {"topic": "t"}, progress_callback=callbacks.on_progress
+                )
+        assert not result.is_error, (slug, result)
+        assert text_of(result) == f"t|hi|Ada|{ROOT}", slug
+        assert sorted(set(callbacks.asked)) == ["elicitation", "roots", "sampling"], slug
+        assert callbacks.progress == [(1, 2, "halfway"), (2, 2, "done")], slug
+        assert "working on t" in callbacks.logs, slug
+
+
+async def test_a_2026_client_gets_a_clear_tool_error_when_a_handshake_only_upstream_asks_it_something(
+    endpoint: Endpoint,
+) -> None:
+    for slug in ("webl", "locl"):
+        callbacks = Callbacks()
+        with anyio.fail_after(30):
+            async with callbacks.client(endpoint, "2026-07-28") as client:
+                try:
+                    result = await client.call_tool(f"{slug}_interact", {"topic": "t"})
+                except MCPError:
+                    pass  # the upstream's own error for a refused request, passed on
+                else:
+                    assert result.is_error, slug
+        assert callbacks.asked == [], slug
+
+
+@pytest.mark.parametrize("mode", ["legacy", "2026-07-28"])
+async def test_a_client_cancellation_cancels_the_upstreams_own_request(endpoint: Endpoint, mode: str) -> None:
+    async def seen(client: Client, slug: str) -> dict[str, list[Any]]:
+        answer: dict[str, list[Any]] = json.loads(text_of(await client.call_tool(f"{slug}_cancellations", {})))
+        return answer
+
+    with anyio.fail_after(60):
+        async with agent_client(endpoint.url, endpoint.key, mode=mode) as client:
+            for slug in UPSTREAMS:
+                before = await seen(client, slug)
+                async with anyio.create_task_group() as tasks:
+                    tasks.start_soon(client.call_tool, f"{slug}_wait", {})
+                    while len((now := await seen(client, slug))["started"]) == len(before["started"]):
+                        await anyio.sleep(0.02)
+                    tasks.cancel_scope.cancel()
+                started = now["started"][-1]  # the upstream's id for the request, not the client's
+                while started not in (await seen(client, slug))["cancelled"]:
+                    await anyio.sleep(0.02)
+
+
+@pytest.mark.parametrize("mode", ["legacy", "2026-07-28"])
+async def test_completion_goes_to_the_prompts_upstream_under_its_own_name(endpoint: Endpoint, mode: str) -> None:
+    with anyio.fail_after(30):
+        async with agent_client(endpoint.url, endpoint.key, mode=mode) as client:
+            for slug in UPSTREAMS:
+                ref = types.PromptReference(type="ref/prompt", name=f"{slug}_greet")
+                completed = await client.complete(ref, {"name": "name", "value": "A"})
+                assert completed.completion.values == ["Ada", "Alan"], slug
+            unknown = types.PromptReference(type="ref/prompt", name="greet")
+            with pytest.raises(Exception, match="greet"):
+                await client.complete(unknown, {"name": "name", "value": "A"})
+
+
+@pytest.mark.filterwarnings("ignore::mcp.shared.exceptions.MCPDeprecationWarning")  # a handshake-era method
+async def test_a_subscribed_client_hears_the_upstreams_resource_updates(endpoint: Endpoint) -> None:
+    callbacks = Callbacks()
+    with anyio.fail_after(30):
+        async with callbacks.client(endpoint, "legacy") as client:
+            for slug in ("webl", "locl"):
+                await client.subscribe_resource(status_uri(*UPSTREAMS[slug]))
+            for slug in ("webl", "locl"):
+                await client.call_tool(f"{slug}_touch", {"uri": "fwd://not/subscribed"})
+                await client.call_tool(f"{slug}_touch", {"uri": status_uri(*UPSTREAMS[slug])})
+            while len(set(callbacks.updated)) < 2:
+                await anyio.sleep(0.02)
+    assert set(callbacks.updated) == {status_uri(*UPSTREAMS[slug]) for slug in ("webl", "locl")}

@@ -1,0 +1,151 @@
+"""An upstream that talks back to its client while it answers, for the forwarding tests.
+
+Runnable as a process::
+
+    python -m tests.upstreams.forwarding_server --transport stdio|streamable-http [--era legacy] --port N
+
+``interact`` reports progress, sends a log message, and asks the client for a sampling
+completion, an elicitation and its roots (as standalone server-to-client requests in the
+handshake era, as an ``input_required`` result at 2026-07-28: the SDK's resolvers pick per
+request), and returns what the client answered. ``wait`` blocks until it is cancelled;
+``cancellations`` tells what this process saw of cancellation: the ids of the ``wait`` calls it
+started, of those whose task was cancelled, and the request ids named by
+``notifications/cancelled``. The prompt ``greet`` has completions, and ``resources/subscribe``
+is accepted; ``touch`` sends ``notifications/resources/updated`` for a URI.
+``--era legacy`` serves only the ``initialize`` handshake (see ``demo_server``), so the
+server-to-client requests are standalone requests whatever era Atrium's client speaks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Annotated, Any
+
+import anyio
+from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.resolve import Elicit, ListRoots, Resolve, Sample
+from mcp_types import (
+    Completion,
+    CreateMessageResult,
+    EmptyResult,
+    ListRootsResult,
+    PromptReference,
+    ResourceUpdatedNotification,
+    ResourceUpdatedNotificationParams,
+    SamplingMessage,
+    SubscribeRequestParams,
+    TextContent,
+)
+from pydantic import BaseModel
+
+from tests.upstreams.demo_server import DemoServer, Era
+
+SEEN: dict[str, list[Any]] = {"started": [], "cancelled": [], "notices": []}
+
+
+class Answer(BaseModel):
+    name: str
+
+
+def ask_model() -> Sample:
+    return Sample([SamplingMessage(role="user", content=TextContent(type="text", text="Say hi"))], max_tokens=5)
+
+
+def ask_user() -> Elicit[Answer]:
+    return Elicit("Your name?", Answer)
+
+
+def ask_roots() -> ListRoots:
+    return ListRoots()
+
+
+def status_uri(transport: str, era: str) -> str:
+    """The one resource, named per process kind so that several can be curated side by side."""
+    return f"fwd://{transport}/{era}/status"
+
+
+def build_server(transport: str, era: Era = "dual") -> DemoServer:
+    server = DemoServer(era=era)
+
+    async def record_cancellations(ctx: Any, call_next: Any) -> Any:
+        if ctx.method == "notifications/cancelled":
+            SEEN["notices"].append((getattr(ctx, "params", None) or {}).get("requestId"))
+        return await call_next(ctx)
+
+    server.middleware.append(record_cancellations)
+
+    @server.tool(description="Talk back to the client, then answer.")
+    async def interact(
+        topic: str,
+        ctx: Context,
+        sampled: Annotated[CreateMessageResult, Resolve(ask_model)],
+        answer: Annotated[Answer, Resolve(ask_user)],
+        roots: Annotated[ListRootsResult, Resolve(ask_roots)],
+    ) -> str:
+        await ctx.report_progress(1, 2, "halfway")
+        await ctx.info(f"working on {topic}")
+        await ctx.report_progress(2, 2, "done")
+        text = sampled.content.text if isinstance(sampled.content, TextContent) else "?"
+        return f"{topic}|{text}|{answer.name}|{','.join(str(root.uri) for root in roots.roots)}"
+
+    @server.tool(description="Wait until cancelled.")
+    async def wait(ctx: Context) -> str:
+        SEEN["started"].append(ctx.request_id)
+        try:
+            await anyio.sleep_forever()
+        finally:
+            SEEN["cancelled"].append(ctx.request_id)
+        return "unreachable"
+
+    @server.tool(description="What this process saw of cancellation.")
+    def cancellations() -> str:
+        return json.dumps(SEEN)
+
+    @server.prompt(description="Greet someone.")
+    def greet(name: str) -> str:
+        return f"Say hello to {name}."
+
+    @server.resource(status_uri(transport, era), description="A status line.", mime_type="text/plain")
+    def status() -> str:
+        return "ok"
+
+    @server.completion()  # type: ignore[untyped-decorator, no-untyped-call]
+    async def complete(ref: Any, argument: Any, context: Any) -> Completion | None:
+        if isinstance(ref, PromptReference) and ref.name == "greet":
+            names = [name for name in ("Ada", "Alan", "Grace") if name.startswith(argument.value)]
+            return Completion(values=names, total=len(names), has_more=False)
+        return None
+
+    @server.tool(description="Announce that a resource changed.")
+    async def touch(uri: str, ctx: Context) -> str:
+        # On this request's stream, so an HTTP client hears it without a GET stream.
+        updated = ResourceUpdatedNotification(params=ResourceUpdatedNotificationParams(uri=uri))
+        await ctx.request_context.session.send_notification(updated, related_request_id=ctx.request_id)
+        return "touched"
+
+    async def subscribe(ctx: Any, params: SubscribeRequestParams) -> EmptyResult:
+        return EmptyResult()
+
+    # MCPServer has no public way to accept resources/subscribe; tests only.
+    server._lowlevel_server.add_request_handler("resources/subscribe", SubscribeRequestParams, subscribe)
+    return server
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--transport", choices=["stdio", "streamable-http"], default="stdio")
+    parser.add_argument("--era", choices=["dual", "legacy"], default="dual")
+    parser.add_argument("--port", type=int, default=8000)
+    args = parser.parse_args(argv)
+    server = build_server(args.transport, args.era)
+    if args.era == "legacy" and args.transport == "stdio":
+        anyio.run(server.serve_handshake_only, "stdio", "127.0.0.1", args.port)
+    elif args.transport == "stdio":
+        server.run("stdio")
+    else:
+        server.run("streamable-http", host="127.0.0.1", port=args.port)
+
+
+if __name__ == "__main__":
+    main()
