@@ -2,7 +2,9 @@
 
 * POST ``initialize`` negotiates the version and creates a session (``Mcp-Session-Id``).
 * Every other POST, GET and DELETE names its session: none is 400, unknown or expired is 404;
-  an ``MCP-Protocol-Version`` header other than the negotiated version is 400.
+  an ``MCP-Protocol-Version`` header naming no handshake-era version is 400 (another supported
+  one is served at the negotiated version: clients SHOULD send the negotiated one, and the
+  spec rejects only invalid or unsupported ones, as the conformance suite checks).
 * POSTed notifications and responses get 202; responses answer the server-to-client requests
   (sampling, elicitation, roots) a backend sent with ``RequestContext.request``.
 * POSTed requests are answered as JSON or SSE (:mod:`composer.mcp._responses`). The client going
@@ -247,8 +249,8 @@ class LegacyServer:
             await send_error(request.send, 404, error)
             return None
         version = request.protocol_version
-        if version is not None and version != session.protocol_version:
-            data = {"supported": [session.protocol_version], "requested": version}
+        if version is not None and version not in LEGACY_VERSIONS:
+            data = {"supported": list(LEGACY_VERSIONS), "requested": version}
             error = ErrorBody(code=INVALID_REQUEST, message="Bad Request: unsupported protocol version", data=data)
             await send_error(request.send, 400, error)
             return None
