@@ -198,6 +198,15 @@ class Admin:
                 reviewers.start_soon(approve, pending[index::APPROVERS])
         return items, len(pending)
 
+    async def agent_key(self, name: str, role: str, virtual_servers: list[str]) -> str:
+        """A key for ``agent:<name>`` whose ``role`` may use all of ``virtual_servers``; its secret."""
+        lines = [{"ptype": "p", "values": [role, self.tenant, f"mcp/{vs}/*", "*", "allow"]} for vs in virtual_servers]
+        await self._expect(await self.api.post(f"/api/v1/tenants/{self.tenant}/policies", json=lines), 201)
+        body = {"name": name, "roles": [role]}
+        created = await self._expect(await self.api.post(f"/api/v1/tenants/{self.tenant}/agent-keys", json=body), 201)
+        secret: str = created["secret"]
+        return secret
+
     async def curate(self, slug: str, entries: list[dict[str, Any]]) -> None:
         """Create virtual server ``slug`` with ``entries`` (``upstream_id``, ``kind``, ``key``)."""
         path = f"/api/v1/tenants/{self.tenant}/virtual-servers"

@@ -14,8 +14,9 @@ the demo's go through the review API) and curates two virtual servers: ``calls``
 ``demo_add``) and ``wide`` (all 500 tools of the wide upstream).
 
 Then, for each of the fast and demo upstreams, the same raw JSON-RPC client (one keep-alive
-``httpx.AsyncClient`` per target, after ``initialize`` and ``notifications/initialized``) calls
-the tool directly at the upstream and through ``/mcp/bench/calls``:
+``aiohttp.ClientSession`` per target, after ``initialize`` and ``notifications/initialized``) calls
+the tool directly at the upstream and through ``/mcp/bench/calls/bencher`` (with an agent key of
+role ``bencher``, so every request pays authentication and the policy decision):
 
 * latency at concurrency 1: p50 and p99 of N calls after warm-up, direct and via Atrium measured
   in alternating blocks so that machine noise falls on both; the added latency as a difference
@@ -133,13 +134,13 @@ async def alternating(calls: Pair, labels: tuple[str, str], count: int, errors: 
     return samples
 
 
-async def measure_calls(target: Target, atrium_url: str, plan: Plan, errors: Errors) -> CallFigures:
+async def measure_calls(target: Target, atrium_url: str, key: str, plan: Plan, errors: Errors) -> CallFigures:
     """Latency (c=1) and throughput (c=``plan.concurrency``) of one tool, direct and via Atrium."""
     labels = (f"{target.label} direct", f"{target.label} via Atrium")
     async with new_http_client(plan.concurrency) as direct_http, new_http_client(plan.concurrency) as atrium_http:
         clients = (
             RawMcpClient(direct_http, target.direct_url, labels[0]),
-            RawMcpClient(atrium_http, atrium_url, labels[1]),
+            RawMcpClient(atrium_http, atrium_url, labels[1], key),
         )
         for client in clients:
             await client.open()
@@ -175,11 +176,14 @@ async def measure_calls(target: Target, atrium_url: str, plan: Plan, errors: Err
     )
 
 
-async def measure_list(direct_url: str, atrium_url: str, plan: Plan, errors: Errors) -> ListFigures:
+async def measure_list(direct_url: str, atrium_url: str, key: str, plan: Plan, errors: Errors) -> ListFigures:
     """``tools/list`` of the wide virtual server through Atrium, and of the upstream itself."""
     labels = ("tools/list direct", "tools/list via Atrium")
     async with new_http_client(1) as direct_http, new_http_client(1) as atrium_http:
-        clients = (RawMcpClient(direct_http, direct_url, labels[0]), RawMcpClient(atrium_http, atrium_url, labels[1]))
+        clients = (
+            RawMcpClient(direct_http, direct_url, labels[0]),
+            RawMcpClient(atrium_http, atrium_url, labels[1], key),
+        )
         for client in clients:
             await client.open()
         for client in clients:
@@ -194,7 +198,8 @@ async def measure_list(direct_url: str, atrium_url: str, plan: Plan, errors: Err
     return ListFigures(plan.list_tools, atrium, direct)
 
 
-async def set_up(api: httpx.AsyncClient, fast: str, demo: str, wide: str) -> None:
+async def set_up(api: httpx.AsyncClient, fast: str, demo: str, wide: str) -> str:
+    """The tenant, upstreams, approvals and virtual servers; returns an agent key that may use them."""
     admin = Admin(api, TENANT)
     # Low-risk read-only tools (the fast upstreams') are approved at sync; the rest by the API below.
     await admin.create_tenant(auto_approve_low_risk=True)
@@ -216,6 +221,8 @@ async def set_up(api: httpx.AsyncClient, fast: str, demo: str, wide: str) -> Non
         ],
     )
     await admin.curate("wide", [{"upstream_id": wide_id, "kind": "tool", "key": item["key"]} for item in wide_items])
+    # Through the agent's role, so every call and list pays authentication and the policy decision.
+    return await admin.agent_key("bench", "bencher", ["calls", "wide"])
 
 
 async def run(plan: Plan, workdir: Path) -> tuple[list[CallFigures], ListFigures, Errors, str]:
@@ -244,8 +251,8 @@ async def run(plan: Plan, workdir: Path) -> tuple[list[CallFigures], ListFigures
         progress("processes up; setting up tenant, upstreams, approvals and virtual servers")
         headers = {"Authorization": f"Bearer {token}"}
         async with httpx.AsyncClient(base_url=atrium.url, headers=headers, timeout=60) as api:
-            await set_up(api, fast.url, demo.url, wide.url)
-        calls_url = f"{atrium.url}/mcp/{TENANT}/calls"
+            key = await set_up(api, fast.url, demo.url, wide.url)
+        calls_url = f"{atrium.url}/mcp/{TENANT}/calls/bencher"
         targets = (
             Target("fast", fast.url, "echo", "fast_echo", {"text": "hello"}),
             Target("demo (SDK)", demo.url, "add", "demo_add", {"a": 2, "b": 3}),
@@ -253,9 +260,9 @@ async def run(plan: Plan, workdir: Path) -> tuple[list[CallFigures], ListFigures
         figures = []
         for target in targets:
             progress(f"measuring tools/call and ping, {target.label} upstream")
-            figures.append(await measure_calls(target, calls_url, plan, errors))
+            figures.append(await measure_calls(target, calls_url, key, plan, errors))
         progress(f"measuring tools/list of {plan.list_tools} tools")
-        listing = await measure_list(wide.url, f"{atrium.url}/mcp/{TENANT}/wide", plan, errors)
+        listing = await measure_list(wide.url, f"{atrium.url}/mcp/{TENANT}/wide/bencher", key, plan, errors)
         atrium_errors = [
             line
             for line in atrium.log.read_text(errors="replace").splitlines()

@@ -15,15 +15,22 @@ from litestar.openapi import OpenAPIConfig
 
 from composer._auth import provide_principal
 from composer._demo import seed_demo
+from composer._endpoint_access import EndpointAccess
 from composer._endpoints import VirtualServerResolver
 from composer._problems import atrium_error_handler, http_error_handler, unexpected_error_handler
+from composer._protected_resource import protected_resource_route
 from composer._served_cache import ServedViewCache
 from composer._services import Services, build_services
+from composer._subscriptions import ResourceSubscriptions
 from composer.api import (
+    AgentKeyController,
     CatalogController,
     CredentialController,
+    IssuerController,
+    PlatformPolicyController,
     ReviewController,
     TenantController,
+    TenantPolicyController,
     UpstreamController,
     VirtualServerController,
 )
@@ -55,19 +62,26 @@ def create_app(
     hub = ListChangedHub()
     holder: list[Services] = []  # filled by the lifespan; the MCP resolver reads it per request
     cache = ServedViewCache()
-    resolver = VirtualServerResolver(lambda: holder[0].virtual_servers, lambda: holder[0].pool, cache)
+    subscriptions = ResourceSubscriptions(hub)
+    access = EndpointAccess(lambda: holder[0].agent_auth, lambda: holder[0].policies, settings.public_url)
+    resolver = VirtualServerResolver(
+        lambda: holder[0].virtual_servers, lambda: holder[0].pool, cache, access, subscriptions
+    )
     mcp = create_mcp_asgi(resolver, McpSettings.from_env(environ or {}), hub=hub)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        services = build_services(settings, credentials, hub=hub, cache=cache)
+        services = build_services(settings, credentials, hub=hub, cache=cache, subscriptions=subscriptions)
         app.state.services = services
         holder[:] = [services]
+        services.policies.on_change(services.notifier.policies_changed)
         try:
             if settings.database_url.startswith("sqlite"):
                 # The embedded default migrates itself; PostgreSQL is migrated by `atrium db upgrade`.
                 await upgrade_database(services.engine)
+            await services.policies.load()  # every admin and MCP decision needs the policy lines
             async with services.pool.running(), anyio.create_task_group() as tasks:
+                tasks.start_soon(services.policies.run)  # picks up other processes' policy changes
                 if run_scheduler:
                     tasks.start_soon(services.scheduler.run)
                 if settings.demo:
@@ -77,18 +91,24 @@ def create_app(
                 tasks.cancel_scope.cancel()
         finally:
             holder.clear()
+            await services.http.aclose()
             await services.engine.dispose()
 
     return Litestar(
         route_handlers=[
             health,
             mcp_route(mcp),
+            protected_resource_route(access),
             VirtualServerController,
             TenantController,
             UpstreamController,
             CredentialController,
+            AgentKeyController,
+            IssuerController,
             CatalogController,
             ReviewController,
+            TenantPolicyController,
+            PlatformPolicyController,
         ],
         dependencies={
             "services": Provide(provide_services, sync_to_thread=False),

@@ -38,3 +38,15 @@ class AdminClient:
         except ValueError:
             problem = {}
         raise ApiError(response.status_code, str(problem.get("code", "error")), str(problem.get("detail", "")))
+
+    def text(self, method: str, path: str, *, content: str | None = None) -> str:
+        """A request with and for plain text (Casbin CSV). Raises: as :meth:`request`."""
+        headers = {"Content-Type": "text/csv"} if content is not None else None
+        response = self._http.request(method, path, content=content, headers=headers)
+        if response.is_success:
+            return response.text
+        try:
+            problem = response.json()
+        except ValueError:
+            problem = {}
+        raise ApiError(response.status_code, str(problem.get("code", "error")), str(problem.get("detail", "")))

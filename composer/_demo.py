@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 
 import click
 
 from composer._services import Services
+from policies import p_line
 from registry import (
+    AgentKeySpec,
     AlreadyExistsError,
+    ConflictError,
     EntrySpec,
     ItemKind,
     NotFoundError,
@@ -24,6 +28,8 @@ DEMO_TENANT = "demo"
 DEMO_UPSTREAM = "demo-weather"
 DEMO_PRINCIPAL = "demo-admin"
 DEMO_SERVER = "assistant"
+DEMO_AGENT = "demo-agent"
+DEMO_ROLE = "assistant-user"
 
 
 async def _curate(services: Services, upstream_id: int) -> None:
@@ -40,6 +46,15 @@ async def _curate(services: Services, upstream_id: int) -> None:
         EntrySpec(upstream_id=upstream_id, kind=ItemKind.PROMPT, key="plan_trip", exposed_name="plan_trip"),
     ]
     await services.virtual_servers.set_entries(DEMO_TENANT, DEMO_SERVER, entries, principal=DEMO_PRINCIPAL)
+
+
+async def _agent_key(services: Services) -> str:
+    """A new key of the demo agent, whose role may use all of the demo virtual server."""
+    line = p_line(DEMO_ROLE, DEMO_TENANT, f"mcp/{DEMO_SERVER}/*", "*")
+    with contextlib.suppress(ConflictError):  # seeded by an earlier start
+        await services.policies.add(DEMO_TENANT, [line], principal=DEMO_PRINCIPAL)
+    spec = AgentKeySpec(name=DEMO_AGENT, roles=[DEMO_ROLE], description="atrium serve --demo")
+    return (await services.agent_keys.create(DEMO_TENANT, spec, principal=DEMO_PRINCIPAL)).secret
 
 
 async def seed_demo(services: Services, base_url: str) -> None:
@@ -68,7 +83,9 @@ async def seed_demo(services: Services, base_url: str) -> None:
     )
     run = await services.syncs.sync(upstream_id, principal=DEMO_PRINCIPAL, trigger="demo")
     await _curate(services, upstream_id)
+    agent_key = await _agent_key(services)
     token = minted.secret
+    endpoint = f"{base_url}/mcp/{DEMO_TENANT}/{DEMO_SERVER}"
     click.echo(
         f"""
 Atrium demo is up at {base_url}  (sync of the demo upstream: {run.status})
@@ -76,8 +93,9 @@ Atrium demo is up at {base_url}  (sync of the demo upstream: {run.status})
   curl -s -H "Authorization: Bearer $ATRIUM_TOKEN" {base_url}/api/v1/reviews/pending | python3 -m json.tool
   .venv/bin/atrium review pending
   .venv/bin/atrium review approve <item> <hash> --reason "looks fine"
-Approved tools appear at the virtual MCP endpoint {base_url}/mcp/{DEMO_TENANT}/{DEMO_SERVER}
-  (any MCP client; e.g. the official SDK: Client("{base_url}/mcp/{DEMO_TENANT}/{DEMO_SERVER}"))
+Approved tools appear at the virtual MCP endpoint {endpoint}
+  for any MCP client presenting the demo agent's key (role {DEMO_ROLE}; README.md shows a client):
+  export ATRIUM_AGENT_KEY={agent_key}
   OpenAPI: {base_url}/schema/swagger
 """,
         err=True,

@@ -5,6 +5,8 @@ It never imports the web framework or the composer; the composer builds on it.
 
 from __future__ import annotations
 
+from registry._agent_auth import AgentAuthenticator, AgentPrincipal, bearer_token, challenge
+from registry._agent_keys import AgentKeys, AgentKeySpec, KeyRotation
 from registry._canonical import canonical_json, definition_hash, prompt_definition, tool_definition
 from registry._catalog import Catalog
 from registry._credential_specs import (
@@ -24,7 +26,12 @@ from registry._errors import (
     AtriumError,
     AuthenticationError,
     ConflictError,
+    InsufficientScopeError,
+    InvalidAuthorizationError,
     InvalidInputError,
+    InvalidTokenError,
+    IssuerUnavailableError,
+    MissingCredentialsError,
     NotFoundError,
     PermissionDeniedError,
     ReviewConflictError,
@@ -37,11 +44,24 @@ from registry._errors import (
     UpstreamTimeoutError,
     UpstreamUnreachableError,
 )
+from registry._issuers import Issuer, Issuers, IssuerSpec
+from registry._jwks import JwksCache
+from registry._jwt import JwtVerifier, VerifiedToken
 from registry._migrate import current_revision, upgrade_database
 from registry._naming import default_exposed_name, exposed_name
 from registry._oauth import TokenCache
 from registry._override_review import OverrideQueue, PendingOverride
 from registry._pool import UpstreamPool
+from registry._resource_metadata import (
+    WELL_KNOWN_PREFIX,
+    canonical_uri,
+    endpoint_path,
+    metadata_url,
+    protected_resource_metadata,
+    resource_path,
+    resource_uri,
+    www_authenticate,
+)
 from registry._review import QueueFilter, Review, ReviewEntry
 from registry._scan import Finding, RiskLevel, ScanReport, Severity, is_auto_approvable, scan_definition
 from registry._scheduler import SyncScheduler
@@ -49,7 +69,7 @@ from registry._secrets import SecretBox, generate_key
 from registry._settings import Settings
 from registry._specs import TenantPatch, TenantSpec, UpstreamPatch, UpstreamSpec
 from registry._sync import SyncService
-from registry._tokens import ApiToken, MintedToken, Principal, Tokens
+from registry._tokens import ApiToken, MintedToken, Principal, Tokens, agent_principal
 from registry._types import (
     ApprovedDefinition,
     CatalogItem,
@@ -73,7 +93,12 @@ from registry._virtual import (
     VirtualServerSpec,
 )
 
-__all__ = [
+# Plain sorted() order, which tests/test_architecture.py checks (ruff would put constants first).
+__all__ = [  # noqa: RUF022
+    "AgentAuthenticator",
+    "AgentKeySpec",
+    "AgentKeys",
+    "AgentPrincipal",
     "AlreadyExistsError",
     "ApiToken",
     "ApprovedDefinition",
@@ -94,9 +119,20 @@ __all__ = [
     "Discovery",
     "EntrySpec",
     "Finding",
+    "InsufficientScopeError",
+    "InvalidAuthorizationError",
     "InvalidInputError",
+    "InvalidTokenError",
+    "Issuer",
+    "IssuerSpec",
+    "IssuerUnavailableError",
+    "Issuers",
     "ItemKind",
+    "JwksCache",
+    "JwtVerifier",
+    "KeyRotation",
     "MintedToken",
+    "MissingCredentialsError",
     "NameConflictError",
     "NoCredentials",
     "NotFoundError",
@@ -140,12 +176,18 @@ __all__ = [
     "UpstreamTarget",
     "UpstreamTimeoutError",
     "UpstreamUnreachableError",
+    "VerifiedToken",
     "VersionStatus",
     "VirtualEntry",
     "VirtualServer",
     "VirtualServerSpec",
     "VirtualServers",
+    "WELL_KNOWN_PREFIX",
+    "agent_principal",
+    "bearer_token",
     "canonical_json",
+    "canonical_uri",
+    "challenge",
     "changed_fields",
     "create_engine",
     "create_session_factory",
@@ -154,14 +196,20 @@ __all__ = [
     "definition_diff",
     "definition_hash",
     "discover",
+    "endpoint_path",
     "exposed_name",
     "generate_key",
     "is_auto_approvable",
+    "metadata_url",
     "prompt_definition",
+    "protected_resource_metadata",
     "render_templates",
+    "resource_path",
+    "resource_uri",
     "scan_definition",
     "target_for",
     "tool_definition",
     "upgrade_database",
     "watch_list_changed",
+    "www_authenticate",
 ]

@@ -169,7 +169,7 @@ class SyncRunRow(Base):
 
 
 class ApiTokenRow(Base):
-    """An admin API token, stored only as the SHA-256 of its secret."""
+    """An admin API token or a tenant's agent key, stored only as the SHA-256 of its secret."""
 
     __tablename__ = "api_tokens"
 
@@ -182,6 +182,11 @@ class ApiTokenRow(Base):
     created_at: Mapped[datetime] = mapped_column(TimestampType())
     expires_at: Mapped[datetime | None] = mapped_column(TimestampType())
     revoked_at: Mapped[datetime | None] = mapped_column(TimestampType())
+    # A tenant-bound key (an agent key) authenticates only for that tenant (registry/_tokens.py).
+    tenant_id: Mapped[int | None] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    # Rotation: the successor minted for the same principal; this key expires after the grace period.
+    replaced_by_id: Mapped[int | None] = mapped_column(ForeignKey("api_tokens.id", ondelete="SET NULL"))
+    created_by: Mapped[str | None] = mapped_column(String(200))
 
 
 class CredentialRow(Base):
@@ -207,3 +212,54 @@ class CredentialRow(Base):
     created_by: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(TimestampType())
     updated_at: Mapped[datetime] = mapped_column(TimestampType())
+
+
+class OAuthIssuerRow(Base):
+    """An OAuth 2.1 issuer whose bearer JWTs a tenant's MCP endpoints accept (registry/_issuers.py)."""
+
+    __tablename__ = "oauth_issuers"
+    __table_args__ = (UniqueConstraint("tenant_id", "issuer"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    issuer: Mapped[str] = mapped_column(String(500))
+    jwks_uri: Mapped[str | None] = mapped_column(Text)
+    algorithms: Mapped[list[str]] = mapped_column(Json, default=list)
+    roles_claim: Mapped[str] = mapped_column(String(200))
+    principal_claim: Mapped[str] = mapped_column(String(200))
+    principal_kind: Mapped[str] = mapped_column(String(16))
+    required_scopes: Mapped[list[str]] = mapped_column(Json, default=list)
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(TimestampType())
+
+
+class PolicyLineRow(Base):
+    """One Casbin policy line (policies/_store.py): ``ptype`` and its values v0..v4, as Casbin's CSV.
+
+    ``domain`` repeats the line's domain (p: v1, g: v2) so a tenant's lines are one indexed
+    lookup; ``tenant_id`` is that tenant (None for "*"), so deleting a tenant deletes its lines.
+    """
+
+    __tablename__ = "policy_lines"
+    __table_args__ = (CheckConstraint("ptype IN ('p', 'g')", name="ptype"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tenant_id: Mapped[int | None] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    domain: Mapped[str] = mapped_column(String(64), index=True)
+    ptype: Mapped[str] = mapped_column(String(1))
+    v0: Mapped[str] = mapped_column(String(250))
+    v1: Mapped[str] = mapped_column(String(250))
+    v2: Mapped[str] = mapped_column(String(1000))
+    v3: Mapped[str] = mapped_column(String(16), default="")
+    v4: Mapped[str] = mapped_column(String(16), default="")
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(TimestampType())
+
+
+class PolicyRevisionRow(Base):
+    """The one row counting policy changes: every process polls it to see another's change."""
+
+    __tablename__ = "policy_revision"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    revision: Mapped[int] = mapped_column(Integer)

@@ -37,6 +37,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # then drop the old one. Empty: SQLite keeps a generated key in secret.key next to the
     # database; PostgreSQL refuses to store credentials (see registry/_secrets.py).
     secret_keys: str = ""
+    # Seconds between looks at the policy revision, to pick up another process's policy change.
+    policy_poll_interval: float = 2.0
+    # The base URL clients use to reach this server (e.g. https://mcp.example.com). MCP endpoints'
+    # canonical URIs, the audience their tokens must name (RFC 8707), are built on it. Empty:
+    # from each request's Host header, which the client chooses; set it in production.
+    public_url: str = ""
 
     def __repr__(self) -> str:
         # The secret keys must not reach a log line or a traceback through a repr.

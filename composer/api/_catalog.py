@@ -28,7 +28,7 @@ Hash = Annotated[str, PathParameter(pattern="^[0-9a-f]{64}$", description="SHA-2
 async def visible_item(services: Services, principal: Principal, item_id: int) -> CatalogItem:
     """The item if ``principal`` may read its tenant's catalog; otherwise it is "not found"."""
     item = await services.review.get_item(item_id)
-    if not allowed(principal, Action.READ_CATALOG, item.tenant):
+    if not allowed(services.policies, principal, Action.READ_CATALOG, item.tenant):
         raise NotFoundError(f"no catalog item {item_id}")
     return item
 

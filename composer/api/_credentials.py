@@ -25,7 +25,7 @@ class CredentialController(Controller):
         self, tenant: FromPath[str], upstream_id: FromPath[int], services: ServicesDep, principal: PrincipalDep
     ) -> Page[CredentialInfo]:
         """The tenant's credentials for the upstream: names, kinds, metadata; never values."""
-        authorize(principal, Action.MANAGE_TENANT, tenant)
+        authorize(services.policies, principal, Action.MANAGE_CREDENTIALS, tenant)
         return Page(items=await services.credentials.list_credentials(tenant, upstream_id))
 
     @put("/{name:str}")
@@ -39,7 +39,7 @@ class CredentialController(Controller):
         principal: PrincipalDep,
     ) -> CredentialInfo:
         """Create or replace the credential that fills ``${name}`` in the upstream's templates."""
-        authorize(principal, Action.MANAGE_TENANT, tenant)
+        authorize(services.policies, principal, Action.MANAGE_CREDENTIALS, tenant)
         return await services.credentials.set_credential(tenant, upstream_id, name, data, principal=principal.name)
 
     @delete("/{name:str}")
@@ -51,5 +51,5 @@ class CredentialController(Controller):
         services: ServicesDep,
         principal: PrincipalDep,
     ) -> None:
-        authorize(principal, Action.MANAGE_TENANT, tenant)
+        authorize(services.policies, principal, Action.MANAGE_CREDENTIALS, tenant)
         await services.credentials.delete_credential(tenant, upstream_id, name)

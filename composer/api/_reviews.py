@@ -65,7 +65,7 @@ class ReviewController(Controller):
     ) -> DefinitionVersion:
         """Approve or reject exactly this hash. 409 if it was decided already or (approve) is not current."""
         item = await visible_item(services, principal, item_id)
-        authorize(principal, Action.REVIEW, item.tenant)
+        authorize(services.policies, principal, Action.REVIEW, item.tenant)
         version = await services.review.decide(
             item_id, digest, data.decision, principal=principal.name, reason=data.reason
         )
@@ -97,7 +97,7 @@ class ReviewController(Controller):
         principal: PrincipalDep,
     ) -> VirtualEntry:
         """Approve or reject a virtual server entry's description override; 409 unless pending."""
-        authorize(principal, Action.REVIEW, tenant)
+        authorize(services.policies, principal, Action.REVIEW, tenant)
         entry = await services.virtual_servers.decide_override(
             tenant, slug, entry_id, data.decision, principal=principal.name, reason=data.reason
         )

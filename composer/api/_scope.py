@@ -18,10 +18,10 @@ async def authorize_list_scope(
     """
     if upstream_id is not None:
         upstream = await services.catalog.get_upstream(upstream_id)
-        if not allowed(principal, Action.READ_CATALOG, upstream.tenant):
+        if not allowed(services.policies, principal, Action.READ_CATALOG, upstream.tenant):
             raise NotFoundError(f"no upstream {upstream_id}")
-        authorize(principal, action, upstream.tenant)
+        authorize(services.policies, principal, action, upstream.tenant)
     if tenant is not None:
-        authorize(principal, action, tenant)
-    elif upstream_id is None and not sees_every_tenant(principal):
+        authorize(services.policies, principal, action, tenant)
+    elif upstream_id is None and not sees_every_tenant(services.policies, principal):
         raise PermissionDeniedError("name a tenant or an upstream: you may not list every tenant's")

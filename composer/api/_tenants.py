@@ -18,19 +18,19 @@ class TenantController(Controller):
 
     @post("/")
     async def create_tenant(self, data: JSONBody[TenantSpec], services: ServicesDep, principal: PrincipalDep) -> Tenant:
-        authorize(principal, Action.MANAGE_PLATFORM, None)
+        authorize(services.policies, principal, Action.MANAGE_PLATFORM, None)
         return await services.catalog.create_tenant(data)
 
     @get("/")
     async def list_tenants(
         self, services: ServicesDep, principal: PrincipalDep, cursor: Cursor = None, limit: Limit = 50
     ) -> Page[Tenant]:
-        authorize(principal, Action.MANAGE_PLATFORM, None)
+        authorize(services.policies, principal, Action.MANAGE_PLATFORM, None)
         return await services.catalog.list_tenants(cursor=cursor, limit=limit)
 
     @get("/{tenant:str}")
     async def get_tenant(self, tenant: FromPath[str], services: ServicesDep, principal: PrincipalDep) -> Tenant:
-        authorize(principal, Action.MANAGE_TENANT, tenant)
+        authorize(services.policies, principal, Action.MANAGE_TENANT, tenant)
         return await services.catalog.get_tenant(tenant)
 
     @patch("/{tenant:str}")
@@ -41,10 +41,12 @@ class TenantController(Controller):
         services: ServicesDep,
         principal: PrincipalDep,
     ) -> Tenant:
-        authorize(principal, Action.MANAGE_TENANT, tenant)
+        authorize(services.policies, principal, Action.MANAGE_TENANT, tenant)
         return await services.catalog.update_tenant(tenant, data)
 
     @delete("/{tenant:str}")
     async def delete_tenant(self, tenant: FromPath[str], services: ServicesDep, principal: PrincipalDep) -> None:
-        authorize(principal, Action.MANAGE_PLATFORM, None)
+        authorize(services.policies, principal, Action.MANAGE_PLATFORM, None)
         await services.catalog.delete_tenant(tenant)
+        await services.policies.forget(tenant)  # its lines went with it; other processes must hear
+        services.notifier.tenant_deleted(tenant)

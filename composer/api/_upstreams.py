@@ -50,9 +50,9 @@ _SYNC_ERRORS: dict[str, type[AtriumError]] = {
 async def visible_upstream(services: Services, principal: Principal, upstream_id: int, action: Action) -> Upstream:
     """The upstream, if ``principal`` may ``action`` it. One it may not even read is "not found"."""
     upstream = await services.catalog.get_upstream(upstream_id)
-    if not allowed(principal, Action.READ_CATALOG, upstream.tenant):
+    if not allowed(services.policies, principal, Action.READ_CATALOG, upstream.tenant):
         raise NotFoundError(f"no upstream {upstream_id}")
-    authorize(principal, action, upstream.tenant)
+    authorize(services.policies, principal, action, upstream.tenant)
     return upstream
 
 
@@ -64,7 +64,7 @@ class UpstreamController(Controller):
     async def create_upstream(
         self, data: JSONBody[UpstreamSpec], services: ServicesDep, principal: PrincipalDep
     ) -> Upstream:
-        authorize(principal, Action.MANAGE_TENANT, data.tenant)
+        authorize(services.policies, principal, Action.MANAGE_UPSTREAMS, data.tenant)
         return await services.catalog.create_upstream(data, principal=principal.name)
 
     @get("/")
@@ -76,10 +76,10 @@ class UpstreamController(Controller):
         cursor: Cursor = None,
         limit: Limit = 50,
     ) -> Page[Upstream]:
-        if tenant is None and not sees_every_tenant(principal):
+        if tenant is None and not sees_every_tenant(services.policies, principal):
             raise PermissionDeniedError("name a tenant: you may not list every tenant's upstreams")
         if tenant is not None:
-            authorize(principal, Action.READ_CATALOG, tenant)
+            authorize(services.policies, principal, Action.READ_CATALOG, tenant)
         return await services.catalog.list_upstreams(tenant=tenant, cursor=cursor, limit=limit)
 
     @get("/{upstream_id:int}")
@@ -98,14 +98,14 @@ class UpstreamController(Controller):
         services: ServicesDep,
         principal: PrincipalDep,
     ) -> Upstream:
-        await visible_upstream(services, principal, upstream_id, Action.MANAGE_TENANT)
+        await visible_upstream(services, principal, upstream_id, Action.MANAGE_UPSTREAMS)
         updated = await services.catalog.update_upstream(upstream_id, data)
         await services.notifier.upstream_changed(upstream_id)  # e.g. disabled: its entries go away
         return updated
 
     @delete("/{upstream_id:int}")
     async def delete_upstream(self, upstream_id: FromPath[int], services: ServicesDep, principal: PrincipalDep) -> None:
-        await visible_upstream(services, principal, upstream_id, Action.MANAGE_TENANT)
+        await visible_upstream(services, principal, upstream_id, Action.MANAGE_UPSTREAMS)
         await services.notifier.upstream_changed(upstream_id)  # before the cascade removes the entries
         await services.catalog.delete_upstream(upstream_id)
 
@@ -114,7 +114,7 @@ class UpstreamController(Controller):
         self, upstream_id: FromPath[int], services: ServicesDep, principal: PrincipalDep
     ) -> SyncRun:
         """Discover now. A failing upstream answers 502/504 with the recorded error; nothing changes."""
-        await visible_upstream(services, principal, upstream_id, Action.MANAGE_TENANT)
+        await visible_upstream(services, principal, upstream_id, Action.MANAGE_UPSTREAMS)
         run = await services.syncs.sync(upstream_id, principal=principal.name, trigger="api")
         if run.status != "ok":
             error = _SYNC_ERRORS.get(run.error_code or "", UpstreamError)

@@ -24,21 +24,21 @@ class VirtualServerController(Controller):
     async def create_virtual_server(
         self, tenant: FromPath[str], data: JSONBody[VirtualServerSpec], services: ServicesDep, principal: PrincipalDep
     ) -> VirtualServer:
-        authorize(principal, Action.MANAGE_TENANT, tenant)
+        authorize(services.policies, principal, Action.CURATE, tenant)
         return await services.virtual_servers.create(tenant, data, principal=principal.name)
 
     @get("/")
     async def list_virtual_servers(
         self, tenant: FromPath[str], services: ServicesDep, principal: PrincipalDep
     ) -> list[VirtualServer]:
-        authorize(principal, Action.READ_CATALOG, tenant)
+        authorize(services.policies, principal, Action.READ_CATALOG, tenant)
         return await services.virtual_servers.list_servers(tenant)
 
     @get("/{slug:str}")
     async def get_virtual_server(
         self, tenant: FromPath[str], slug: FromPath[str], services: ServicesDep, principal: PrincipalDep
     ) -> VirtualServer:
-        authorize(principal, Action.READ_CATALOG, tenant)
+        authorize(services.policies, principal, Action.READ_CATALOG, tenant)
         return await services.virtual_servers.get(tenant, slug)
 
     @put("/{slug:str}/entries")
@@ -51,7 +51,7 @@ class VirtualServerController(Controller):
         principal: PrincipalDep,
     ) -> VirtualServer:
         """Replace the curated entries; a name conflict is a 409 and changes nothing."""
-        authorize(principal, Action.MANAGE_TENANT, tenant)
+        authorize(services.policies, principal, Action.CURATE, tenant)
         server = await services.virtual_servers.set_entries(tenant, slug, data, principal=principal.name)
         services.notifier.virtual_server_changed(tenant, slug)
         return server
@@ -60,5 +60,6 @@ class VirtualServerController(Controller):
     async def delete_virtual_server(
         self, tenant: FromPath[str], slug: FromPath[str], services: ServicesDep, principal: PrincipalDep
     ) -> None:
-        authorize(principal, Action.MANAGE_TENANT, tenant)
+        authorize(services.policies, principal, Action.CURATE, tenant)
         await services.virtual_servers.delete(tenant, slug)
+        services.notifier.virtual_server_changed(tenant, slug)  # its cached view goes at once

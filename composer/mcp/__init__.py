@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from composer.mcp._backend import (
     BackendResolver,
+    EndpointRefusedError,
     ListKind,
     ListPage,
     McpBackend,
@@ -29,6 +30,7 @@ __all__ = [
     "Change",
     "ChangeListener",
     "Endpoint",
+    "EndpointRefusedError",
     "ListChangedHub",
     "ListChangedKind",
     "ListKind",

@@ -132,7 +132,30 @@ def owner_of(backend: McpBackend) -> str | None:
     return backend.owner() if isinstance(backend, OwnedBackend) else None
 
 
+class EndpointRefusedError(Exception):
+    """The resolver's answer when a request may not reach the endpoint (401, 403, 503, ...).
+
+    Sent as is: ``status``, a JSON-RPC error body with ``message`` and ``data``, and ``headers``
+    (a ``WWW-Authenticate`` challenge, for instance).
+    """
+
+    def __init__(
+        self, status: int, message: str, *, data: object = None, headers: Mapping[str, str] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status, self.message, self.data = status, message, data
+        self.headers = dict(headers or {})
+
+
 class BackendResolver(Protocol):
     """Finds the backend behind an endpoint path, or says there is none."""
 
-    async def resolve(self, path_params: Mapping[str, str], headers: Mapping[str, str]) -> McpBackend | None: ...
+    async def resolve(
+        self, path_params: Mapping[str, str], headers: Mapping[str, str], base_url: str
+    ) -> McpBackend | None:
+        """``base_url`` is ``scheme://host`` as the client addressed the server.
+
+        Raises:
+            EndpointRefusedError: the request may not reach the endpoint (answered as the error says).
+        """
+        ...

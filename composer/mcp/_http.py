@@ -25,7 +25,7 @@ from litestar.types import Receive as LitestarReceive
 from litestar.types import Scope as LitestarScope
 from litestar.types import Send as LitestarSend
 
-from composer.mcp._backend import BackendResolver, McpBackend
+from composer.mcp._backend import BackendResolver, EndpointRefusedError, McpBackend
 from composer.mcp._hub import ListChangedHub
 from composer.mcp._legacy import LegacyServer
 from composer.mcp._modern import ModernServer
@@ -168,11 +168,15 @@ class McpAsgiApp:
     async def _backend(self, request: HttpRequest, endpoint: Endpoint) -> McpBackend | None:
         """The endpoint's backend, or None after answering 404 (or the resolver's own error)."""
         try:
-            backend = await self._resolver.resolve(endpoint.path_params(), request.headers)
+            backend = await self._resolver.resolve(endpoint.path_params(), request.headers, request.base_url)
+        except EndpointRefusedError as refusal:
+            headers = tuple((name.lower().encode(), value.encode()) for name, value in refusal.headers.items())
+            error = ErrorBody(code=INVALID_REQUEST, message=refusal.message, data=refusal.data)
+            await send_error(request.send, refusal.status, error, headers=headers)
+            return None
         except AtriumError as exc:
-            headers = ((b"www-authenticate", b'Bearer realm="atrium"'),) if exc.status == 401 else ()
             error = ErrorBody(code=exc.jsonrpc_code, message=exc.detail, data={"code": exc.code})
-            await send_error(request.send, exc.status, error, headers=headers)
+            await send_error(request.send, exc.status, error)
             return None
         if backend is None:
             error = ErrorBody(code=INVALID_REQUEST, message="Not Found: no such MCP server")

@@ -41,11 +41,13 @@ class ClientGoneError(Exception):
 class HttpRequest:
     """The parts of an ASGI HTTP scope the MCP layer reads. Header names are lowercase."""
 
-    __slots__ = ("accept", "headers", "method", "path", "raw_headers", "receive", "send")
+    __slots__ = ("accept", "headers", "method", "path", "raw_headers", "receive", "scheme", "send", "server")
 
     def __init__(self, scope: Mapping[str, Any], receive: Receive, send: Send) -> None:
         self.method: str = scope.get("method", "GET")
         self.path: str = scope.get("path", "/")
+        self.scheme: str = scope.get("scheme", "http")
+        self.server: tuple[str, int] | None = scope.get("server")
         self.raw_headers = [
             (bytes(name).decode("latin-1").lower(), bytes(value).decode("latin-1"))
             for name, value in scope.get("headers") or ()
@@ -57,6 +59,14 @@ class HttpRequest:
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name)
+
+    @property
+    def base_url(self) -> str:
+        """``scheme://host[:port]`` as the client addressed this server (its Host header)."""
+        host = self.headers.get("host")
+        if not host and self.server is not None:
+            host = f"{self.server[0]}:{self.server[1]}"
+        return f"{self.scheme}://{host or 'localhost'}"
 
     def header_count(self, name: str) -> int:
         return sum(1 for key, _ in self.raw_headers if key == name)

@@ -10,9 +10,9 @@ from typing import Any
 import anyio
 import httpx
 import pytest
-from mcp import Client
 from mcp.shared.exceptions import MCPError
 
+from tests.e2e._agents import agent_client, open_to_agent
 from tests.e2e._atrium import atrium_env, mint_token, running_atrium
 from tests.e2e.test_virtual_endpoint import add_upstream, approve_all
 from tests.upstreams._process import free_port, serve_http
@@ -68,14 +68,15 @@ async def test_each_tenants_calls_carry_only_that_tenants_credentials(
 
         headers = {"Authorization": f"Bearer {admin_token}"}
         for tenant, secret in secrets.items():
+            key = await open_to_agent(api, tenant, "main")
             with anyio.fail_after(30):
-                async with Client(f"{base}/mcp/{tenant}/main", mode="legacy") as client:
+                async with agent_client(f"{base}/mcp/{tenant}/main", key, mode="legacy") as client:
                     echoed = await client.call_tool("echo_echo_headers", {})
             text = echoed.content[0].text  # type: ignore[union-attr]
             assert secret in text
             others = [value for name, value in secrets.items() if name != tenant]
             assert all(other not in text for other in others)
-            assert admin_token not in text  # the client's own token never travels upstream
+            assert key not in text  # the client's own token never travels upstream
         listing = (await api.get("/api/v1/tenants/acme/upstreams/1/credentials", headers=headers)).text
         assert all(secret not in listing for secret in secrets.values())
 
@@ -110,11 +111,12 @@ async def test_a_killed_upstream_fails_fast_others_keep_serving_and_a_restart_is
                 {"upstream_id": local, "kind": "tool", "key": "add", "exposed_name": "local_add"},
             ],
         )
-        async with Client(f"{base}/mcp/acme/main", mode="legacy") as client:
+        key = await open_to_agent(api, "acme", "main")
+        async with agent_client(f"{base}/mcp/acme/main", key, mode="legacy") as client:
             assert (await client.call_tool("web_add", {"a": 1, "b": 1})).content[0].text == "2"  # type: ignore[union-attr]
 
     # The HTTP upstream is gone now.
-    async with Client(f"{base}/mcp/acme/main", mode="legacy") as client:
+    async with agent_client(f"{base}/mcp/acme/main", key, mode="legacy") as client:
         started = time.monotonic()
         with pytest.raises(MCPError):
             await client.call_tool("web_add", {"a": 1, "b": 1})
@@ -122,7 +124,7 @@ async def test_a_killed_upstream_fails_fast_others_keep_serving_and_a_restart_is
         assert (await client.call_tool("local_add", {"a": 2, "b": 2})).content[0].text == "4"  # type: ignore[union-attr]
 
     async with serve_http(port=port):
-        async with Client(f"{base}/mcp/acme/main", mode="legacy") as client:
+        async with agent_client(f"{base}/mcp/acme/main", key, mode="legacy") as client:
             with anyio.fail_after(30):
                 result = await client.call_tool("web_add", {"a": 3, "b": 4})
         assert result.content[0].text == "7"  # type: ignore[union-attr]

@@ -10,9 +10,9 @@ from typing import Any
 import anyio
 import httpx
 import pytest
-from mcp import Client
 from mcp.shared.exceptions import MCPError
 
+from tests.e2e._agents import agent_client, open_to_agent
 from tests.e2e._atrium import atrium_env, mint_token, running_atrium
 from tests.upstreams._process import serve_http
 
@@ -40,7 +40,7 @@ async def add_upstream(api: httpx.AsyncClient, body: dict[str, Any]) -> int:
 
 
 @pytest.fixture
-async def endpoint(database_url: str, tmp_path: Path) -> AsyncIterator[tuple[str, httpx.AsyncClient]]:
+async def endpoint(database_url: str, tmp_path: Path) -> AsyncIterator[tuple[str, httpx.AsyncClient, str]]:
     """Atrium with tenant acme, an HTTP and a stdio upstream, and virtual server 'support'."""
     env = atrium_env(database_url, ATRIUM_WATCH_LIST_CHANGED="false")
     token = mint_token(env, "ops", "platform_admin", "tenant_admin:acme", "security_reviewer:acme")
@@ -72,16 +72,17 @@ async def endpoint(database_url: str, tmp_path: Path) -> AsyncIterator[tuple[str
         ]
         curated = await api.put("/api/v1/tenants/acme/virtual-servers/support/entries", json=entries)
         assert curated.status_code == 200, curated.text
-        yield f"{base}/mcp/acme/support", api
+        key = await open_to_agent(api, "acme", "support")
+        yield f"{base}/mcp/acme/support", api, key
 
 
 @pytest.mark.parametrize("mode", ["legacy", "2026-07-28"])
 async def test_the_sdk_client_sees_and_calls_exactly_the_curated_tools_of_two_upstreams(
-    endpoint: tuple[str, httpx.AsyncClient], mode: str
+    endpoint: tuple[str, httpx.AsyncClient, str], mode: str
 ) -> None:
-    url, _ = endpoint
+    url, _, key = endpoint
     with anyio.fail_after(60):
-        async with Client(url, mode=mode) as client:
+        async with agent_client(url, key, mode=mode) as client:
             tools = await client.list_tools()
             assert sorted(tool.name for tool in tools.tools) == ["weather", "web_add"]
             added = await client.call_tool("web_add", {"a": 2, "b": 3})
@@ -99,9 +100,9 @@ async def test_the_sdk_client_sees_and_calls_exactly_the_curated_tools_of_two_up
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_a_connected_client_hears_list_changed_and_sees_a_disabled_upstream_go(
-    endpoint: tuple[str, httpx.AsyncClient],
+    endpoint: tuple[str, httpx.AsyncClient, str],
 ) -> None:
-    url, api = endpoint
+    url, api, key = endpoint
     changed = anyio.Event()
 
     async def on_message(message: object) -> None:
@@ -109,7 +110,7 @@ async def test_a_connected_client_hears_list_changed_and_sees_a_disabled_upstrea
             changed.set()
 
     with anyio.fail_after(60):
-        async with Client(url, mode="legacy", message_handler=on_message) as client:
+        async with agent_client(url, key, mode="legacy", message_handler=on_message) as client:
             assert len((await client.list_tools()).tools) == 2
             upstreams = (await api.get("/api/v1/upstreams", params={"tenant": "acme"})).json()["items"]
             web = next(upstream for upstream in upstreams if upstream["slug"] == "web")

@@ -16,6 +16,7 @@ import uvicorn
 from litestar import Litestar
 
 from composer.mcp import (
+    EndpointRefusedError,
     ListChangedHub,
     ListPage,
     McpAsgiApp,
@@ -27,7 +28,7 @@ from composer.mcp import (
     mcp_route,
 )
 from composer.mcp._wire import INVALID_PARAMS, METHOD_NOT_FOUND
-from registry import AuthenticationError
+from registry import PermissionDeniedError
 from tests.upstreams._process import free_port
 
 PAGE = 3
@@ -168,11 +169,20 @@ class DemoResolver:
     def __init__(self, backend: DemoBackend) -> None:
         self.backend = backend
 
-    async def resolve(self, path_params: Mapping[str, str], headers: Mapping[str, str]) -> DemoBackend | None:
+    async def resolve(
+        self, path_params: Mapping[str, str], headers: Mapping[str, str], base_url: str
+    ) -> DemoBackend | None:
         if path_params["tenant"] != "acme":
             return None
         if path_params["virtual_server"] == "locked" and headers.get("authorization") != "Bearer ok":
-            raise AuthenticationError("a bearer token is required")
+            metadata = f"{base_url}/.well-known/oauth-protected-resource/mcp/acme/locked"
+            raise EndpointRefusedError(
+                401,
+                "a bearer token is required",
+                headers={"WWW-Authenticate": f'Bearer resource_metadata="{metadata}"'},
+            )
+        if path_params["virtual_server"] == "forbidden":
+            raise PermissionDeniedError("no entry")
         if path_params["virtual_server"] in ("demo", "locked"):
             return self.backend
         return None

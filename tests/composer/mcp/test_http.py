@@ -76,7 +76,7 @@ async def test_a_role_segment_reaches_the_backend() -> None:
     assert elsewhere.status_code == 404  # a session is bound to the endpoint it was created at
 
 
-async def test_an_authentication_error_from_the_resolver_keeps_its_status() -> None:
+async def test_a_refusal_from_the_resolver_is_sent_as_it_says() -> None:
     async with serve() as served, httpx.AsyncClient() as client:
         with anyio.fail_after(10):
             denied = await client.post(
@@ -90,9 +90,22 @@ async def test_an_authentication_error_from_the_resolver_keeps_its_status() -> N
                 headers={**modern_headers("server/discover"), "authorization": "Bearer ok"},
             )
     assert denied.status_code == 401
-    assert denied.headers["www-authenticate"].startswith("Bearer")
-    assert denied.json()["error"]["data"] == {"code": "unauthenticated"}
+    metadata = f"{served.base}/.well-known/oauth-protected-resource/mcp/acme/locked"
+    assert denied.headers["www-authenticate"] == f'Bearer resource_metadata="{metadata}"'
+    assert denied.json()["error"]["message"] == "a bearer token is required"
     assert admitted.status_code == 200
+
+
+async def test_an_atrium_error_from_the_resolver_keeps_its_status() -> None:
+    async with serve() as served, httpx.AsyncClient() as client:
+        with anyio.fail_after(10):
+            response = await client.post(
+                f"{served.base}/mcp/acme/forbidden",
+                json=rpc("server/discover", modern_params()),
+                headers=modern_headers("server/discover"),
+            )
+    assert response.status_code == 403
+    assert response.json()["error"]["data"] == {"code": "forbidden"}
 
 
 async def test_other_http_methods_are_not_allowed() -> None:
@@ -161,7 +174,7 @@ async def test_malformed_bodies_are_bad_requests_never_server_errors(
 
 
 class ExplodingResolver:
-    async def resolve(self, path_params: Mapping[str, str], headers: Mapping[str, str]) -> None:
+    async def resolve(self, path_params: Mapping[str, str], headers: Mapping[str, str], base_url: str) -> None:
         raise RuntimeError("resolver bug with a secret")
 
 
