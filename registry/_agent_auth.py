@@ -114,7 +114,7 @@ class AgentAuthenticator:
         Raises:
             NotFoundError: no such tenant.
         """
-        issuers = await self._issuers.list(tenant)
+        issuers = await self._issuers.trusted(tenant)
         return tuple(dict.fromkeys(scope for issuer in issuers for scope in issuer.required_scopes))
 
     async def resource_metadata(self, tenant: str, resource: str) -> dict[str, object]:
@@ -123,7 +123,7 @@ class AgentAuthenticator:
         Raises:
             NotFoundError: no such tenant.
         """
-        issuers = await self._issuers.list(tenant)
+        issuers = await self._issuers.trusted(tenant)
         return protected_resource_metadata(
             resource,
             authorization_servers=[issuer.issuer for issuer in issuers],
@@ -144,7 +144,7 @@ class AgentAuthenticator:
         token = bearer_token(authorization)
         if token.startswith(TOKEN_PREFIX):
             return await self._api_key(tenant, token)
-        issuers = await self._issuers.list(tenant)
+        issuers = await self._issuers.trusted(tenant)
         verified = await self._verifier.verify(token, issuers, resource_uri)
         return AgentPrincipal(
             name=f"{verified.issuer.principal_kind}:{verified.subject}",

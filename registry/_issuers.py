@@ -7,6 +7,7 @@ anyone holding the (public) JWKS mint tokens. Issuers must use HTTPS, except on 
 from __future__ import annotations
 
 import re
+import time
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 from urllib.parse import urlsplit
@@ -103,10 +104,29 @@ def _from_row(row: OAuthIssuerRow, tenant: str) -> Issuer:
 
 
 class Issuers:
-    """The store of tenants' issuers."""
+    """The store of tenants' issuers.
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    :meth:`trusted` is what authentication reads on every request with a JWT, so it is cached
+    for ``ttl`` seconds; a change through this object drops the cache at once, one made by
+    another process is seen within the TTL.
+    """
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], *, ttl: float = 2.0) -> None:
         self._sessions = sessions
+        self._ttl = ttl
+        self._trusted: dict[str, tuple[float, list[Issuer]]] = {}
+
+    async def trusted(self, tenant: str) -> list[Issuer]:
+        """:meth:`list`, from a short-lived cache. Raises: NotFoundError: no such tenant."""
+        cached = self._trusted.get(tenant)
+        if cached is not None and time.monotonic() - cached[0] < self._ttl:
+            return cached[1]
+        started = time.monotonic()
+        issuers = await self.list(tenant)
+        if len(self._trusted) >= 10_000:
+            self._trusted.clear()
+        self._trusted[tenant] = (started, issuers)
+        return issuers
 
     async def create(self, tenant: str, spec: IssuerSpec, *, principal: str) -> Issuer:
         """Raises: NotFoundError: no such tenant. AlreadyExistsError: the tenant trusts this issuer already."""
@@ -120,6 +140,7 @@ class Issuers:
                 await session.commit()
             except IntegrityError as exc:
                 raise AlreadyExistsError(f"tenant {tenant!r} already trusts issuer {spec.issuer!r}") from exc
+            self._trusted.pop(tenant, None)
             return _from_row(row, tenant)
 
     async def list(self, tenant: str) -> list[Issuer]:
@@ -141,6 +162,7 @@ class Issuers:
         async with self._sessions() as session:
             await session.delete(await _load(session, tenant, issuer_id))
             await session.commit()
+        self._trusted.pop(tenant, None)
 
 
 async def _load(session: AsyncSession, tenant: str, issuer_id: int) -> OAuthIssuerRow:
