@@ -128,3 +128,61 @@ async def test_a_killed_upstream_fails_fast_others_keep_serving_and_a_restart_is
             with anyio.fail_after(30):
                 result = await client.call_tool("web_add", {"a": 3, "b": 4})
         assert result.content[0].text == "7"  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("mode", ["legacy", "2026-07-28"])
+async def test_an_upstream_killed_mid_call_fails_that_call_quickly_and_nothing_else(
+    atrium_api: tuple[str, httpx.AsyncClient, str], mode: str
+) -> None:
+    base, api, _ = atrium_api
+    await api.post("/api/v1/tenants", json={"slug": "acme", "name": "Acme"})
+    # Entered by hand: the upstream must die while the client's call is in flight.
+    upstream = serve_http("tests.upstreams.forwarding_server", stop_grace=0.0)
+    url = await upstream.__aenter__()
+    try:
+        slow = await add_upstream(api, {"slug": "slow", "name": "Slow", "transport": "streamable_http", "url": url})
+        local = await add_upstream(
+            api,
+            {
+                "slug": "local",
+                "name": "Local",
+                "transport": "stdio",
+                "command": [sys.executable, "-m", "tests.upstreams.demo_server", "--transport", "stdio"],
+            },
+        )
+        await approve_all(api, slow)
+        await approve_all(api, local)
+        await curate(
+            api,
+            "acme",
+            [
+                {"upstream_id": slow, "kind": "tool", "key": "wait"},
+                {"upstream_id": local, "kind": "tool", "key": "add"},
+            ],
+        )
+        key = await open_to_agent(api, "acme", "main")
+    except BaseException:
+        await upstream.__aexit__(None, None, None)
+        raise
+    async with agent_client(f"{base}/mcp/acme/main", key, mode=mode) as client:
+        failed = anyio.Event()
+        outcome: dict[str, Any] = {}
+
+        async def call_the_slow_tool() -> None:
+            with pytest.raises(MCPError) as refused:
+                await client.call_tool("slow_wait", {})
+            outcome["error"], outcome["at"] = refused.value.error, time.monotonic()
+            failed.set()
+
+        with anyio.fail_after(30):
+            async with anyio.create_task_group() as tasks:
+                tasks.start_soon(call_the_slow_tool)
+                await anyio.sleep(1.0)  # the call is in flight at the upstream by now
+                killed = time.monotonic()
+                await upstream.__aexit__(None, None, None)
+                await failed.wait()
+        assert outcome["at"] - killed < 5.0
+        assert outcome["error"].message == "upstream unavailable (upstream_unreachable)"
+        added = await client.call_tool("local_add", {"a": 2, "b": 2})
+        assert added.content[0].text == "4"  # type: ignore[union-attr]
