@@ -40,7 +40,7 @@ async def test_agent_keys_and_issuers_are_managed_from_the_command_line(database
     engine = create_engine(Settings(database_url=database_url))
     await upgrade_database(engine)
     sessions = create_session_factory(engine)
-    tokens = Tokens(sessions)
+    tokens = Tokens(sessions, verify_ttl=0.0)  # the CLI changes keys in another process: no cache here
     root = (await tokens.mint("ops", ["platform_admin"])).secret
     env = atrium_env(database_url, ATRIUM_WATCH_LIST_CHANGED="false")
     try:
