@@ -116,12 +116,23 @@ class EndpointAccess:
         # Callables: the services exist only once the app's lifespan has started.
         self._authenticator, self._policies, self._public_url = authenticator, policies, public_url
         self._narrowed = _NarrowedLists()
+        self._resources: dict[tuple[str, str, str, str | None], str] = {}
 
     def resource(self, base_url: str, tenant: str, slug: str, role: str | None) -> str:
-        """The canonical URI of the endpoint: the audience its tokens must name."""
-        path = "/" + "/".join(part for part in (endpoint_path(tenant, slug).strip("/"), role) if part)
-        scheme, _, host = base_url.partition("://")
-        return resource_uri(scheme, host, path, public_base_url=self._public_url)
+        """The canonical URI of the endpoint: the audience its tokens must name.
+
+        Raises: InvalidInputError: the Host header makes no valid URI.
+        """
+        key = (base_url, tenant, slug, role)
+        uri = self._resources.get(key)
+        if uri is None:  # canonicalising parses the URI: once per endpoint and host, not per request
+            path = "/" + "/".join(part for part in (endpoint_path(tenant, slug).strip("/"), role) if part)
+            scheme, _, host = base_url.partition("://")
+            uri = resource_uri(scheme, host, path, public_base_url=self._public_url)
+            if len(self._resources) >= 10_000:
+                self._resources.clear()
+            self._resources[key] = uri
+        return uri
 
     async def admit(
         self, tenant: str, slug: str, role: str | None, authorization: str | None, resource: str

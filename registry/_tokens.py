@@ -134,10 +134,6 @@ def _is_live(row: ApiTokenRow) -> bool:
     return row.revoked_at is None and (row.expires_at is None or row.expires_at > now())
 
 
-def _token_is_live(token: ApiToken) -> bool:
-    return token.revoked_at is None and (token.expires_at is None or token.expires_at > now())
-
-
 class Tokens:
     """``verify_ttl``: how long a verified secret is trusted without a database read (every MCP
     request verifies its key). Revocation and rotation through this object drop the cache at
@@ -149,7 +145,8 @@ class Tokens:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], *, verify_ttl: float = 2.0) -> None:
         self._sessions = sessions
         self._verify_ttl = verify_ttl
-        self._verified: dict[str, tuple[float, ApiToken, str | None]] = {}
+        # digest -> (verified at, token, its tenant, its expiry as a POSIX time or None): live keys only.
+        self._verified: dict[str, tuple[float, ApiToken, str | None, float | None]] = {}
 
     async def mint(
         self,
@@ -209,8 +206,8 @@ class Tokens:
         digest = _digest(secret)
         cached = self._verified.get(digest)
         if cached is not None and time.monotonic() - cached[0] < self._verify_ttl:
-            _checked, token, bound_to = cached
-            if not _token_is_live(token) or bound_to != tenant:
+            _checked, token, bound_to, expires = cached
+            if (expires is not None and expires <= time.time()) or bound_to != tenant:
                 raise AuthenticationError("invalid API token")
             return token
         checked = time.monotonic()
@@ -225,7 +222,8 @@ class Tokens:
         token = _from_row(row, bound_to)
         if len(self._verified) >= self._MAX_VERIFIED:
             self._verified.clear()
-        self._verified[digest] = (checked, token, bound_to)
+        expires = None if row.expires_at is None else row.expires_at.timestamp()
+        self._verified[digest] = (checked, token, bound_to, expires)
         return token
 
     async def get(self, token_id: int, *, tenant: str | None = None) -> ApiToken:
