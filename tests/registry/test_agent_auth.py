@@ -269,8 +269,9 @@ async def test_the_jwks_uri_is_discovered_or_taken_as_configured(world: World, i
 @pytest.mark.parametrize(
     "claims",
     [
-        pytest.param({"exp": int(time.time()) - 60}, id="expired"),
-        pytest.param({"nbf": int(time.time()) + 60}, id="not-yet-valid"),
+        # Times as offsets from when the test runs (collection may be minutes earlier).
+        pytest.param({"exp": -60}, id="expired"),
+        pytest.param({"nbf": +60}, id="not-yet-valid"),
         pytest.param({"aud": OTHER_RESOURCE}, id="another-endpoint"),
         pytest.param({"aud": "http://127.0.0.1:8000/mcp/acme"}, id="a-prefix-of-the-endpoint"),
         pytest.param({"aud": None}, id="no-audience"),
@@ -282,7 +283,9 @@ async def test_a_jwt_with_bad_claims_is_an_invalid_token(
     world: World, issuer: IssuerServer, claims: dict[str, Any]
 ) -> None:
     await world.trust(issuer)
-    body = {"sub": "alice", "aud": RESOURCE, **claims}
+    stamp = int(time.time())
+    timed = {name: stamp + offset for name, offset in claims.items() if name in ("exp", "nbf")}
+    body = {"sub": "alice", "aud": RESOURCE, **claims, **timed}
     token = issuer.sign({name: value for name, value in body.items() if value is not None})
     with pytest.raises(InvalidTokenError):
         await world.authenticator.authenticate("acme", bearer(token), RESOURCE)
