@@ -43,7 +43,9 @@ def test_the_policies_depend_only_on_the_registry() -> None:
     assert offenders == set()
 
 
-@pytest.mark.parametrize("package", ["registry", "policies", "composer", "composer.api", "composer.mcp"])
+@pytest.mark.parametrize(
+    "package", ["registry", "policies", "composer", "composer.api", "composer.cli", "composer.mcp"]
+)
 def test_public_names_are_sorted_and_importable(package: str) -> None:
     module = importlib.import_module(package)
     exported = list(module.__all__)
