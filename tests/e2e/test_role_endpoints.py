@@ -139,6 +139,15 @@ async def test_another_tenant_gets_nothing_however_it_forms_url_token_or_session
         refused = await _post(stage, path, stage.globex_key)
         assert refused.status_code == 401, path
         assert 'error="invalid_token"' in refused.headers["www-authenticate"]
+    # Nor is a token of an issuer globex trusts and acme does not, even naming acme's endpoint.
+    async with issuer_server() as theirs:
+        trusted = await stage.api.post("/api/v1/tenants/globex/issuers", json={"issuer": theirs.url})
+        assert trusted.status_code == 201, trusted.text
+        for path in ("/mcp/acme/support", "/mcp/acme/support/analyst"):
+            claims = {"sub": "mallory", "aud": stage.base + path, "roles": ["analyst"], "scope": "mcp:use"}
+            refused = await _post(stage, path, theirs.sign(claims))
+            assert refused.status_code == 401, path
+            assert 'error="invalid_token"' in refused.headers["www-authenticate"]
     # Neither is an admin token, not even a platform admin's.
     admin = stage.api.headers["authorization"].removeprefix("Bearer ")
     assert (await _post(stage, "/mcp/acme/support", admin)).status_code == 401
