@@ -29,6 +29,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # Request bodies above this size are refused with 413 before they are parsed.
     max_body_bytes: int = 1_048_576
     log_level: str = "INFO"
+    # uvicorn's line per HTTP request (``atrium serve``): off by default, it costs every MCP call.
+    access_log: bool = False
     # Also create the demo tenant, upstream and token on start (``atrium serve --demo``).
     demo: bool = False
     watch_list_changed: bool = True

@@ -42,6 +42,7 @@ def serve(host: str | None, port: int | None, demo: bool) -> None:
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level.lower(),
+        access_log=settings.access_log,
     )
 
 
