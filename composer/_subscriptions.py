@@ -6,6 +6,8 @@ notifications to :meth:`ResourceSubscriptions.upstream_notified`; the hub delive
 sessions subscribed to that URI. Subscribing is forwarded every time (idempotent upstream, and a
 pooled connection may have been replaced since); unsubscribing only when the last subscription of
 that tenant to that upstream URI is gone, since one pooled upstream session serves them all.
+A 2026-07-28 upstream has no resources/subscribe: the pool holds a ``subscriptions/listen`` stream
+naming :meth:`ResourceSubscriptions.uris` instead (``registry._resource_listen``).
 """
 
 from __future__ import annotations
@@ -40,6 +42,10 @@ class ResourceSubscriptions:
             del self._endpoints[key]
             return True
         return False
+
+    def uris(self, tenant: str, upstream_id: int) -> frozenset[str]:
+        """The URIs of ``upstream_id`` that someone of ``tenant`` is subscribed to."""
+        return frozenset(uri for (t, u, uri) in self._endpoints if t == tenant and u == upstream_id)
 
     def upstream_notified(self, tenant: str | None, upstream_id: int, method: str, params: Mapping[str, Any]) -> None:
         """A notification no request owns, from an upstream connection of ``tenant``."""

@@ -14,6 +14,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol
 
 import mcp_types as types
+from mcp.shared.inbound import find_invalid_x_mcp_header, mcp_param_headers, x_mcp_header_map
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from composer._input_required import fulfil, needs_input, retried
 from composer._served_cache import ServedViewCache
@@ -28,7 +30,8 @@ from registry._pool import UpstreamPool
 from registry._virtual import ServedEntry, VirtualServers
 
 PAGE_SIZE = 1000
-# The MCP spec's error for an unknown resource (JSON-RPC server-defined range).
+# An unknown resource: -32002 up to 2025-11-25; 2026-07-28 standardizes on INVALID_PARAMS (SEP-2164).
+# Both eras' specs put the URI in the error's data.
 RESOURCE_NOT_FOUND = -32002
 _KINDS: Mapping[ListKind, ItemKind] = {
     "tools": ItemKind.TOOL,
@@ -147,12 +150,12 @@ class VirtualServerBackend:
             entry = await self._entry(named[0], params.get("name"), named[1])
             return await self._forward(entry, method, {**params, "name": entry.key}, ctx)
         if method == "completion/complete":
-            entry, ref = await self._completion_target(params.get("ref"))
+            entry, ref = await self._completion_target(params.get("ref"), ctx.protocol_version)
             return await self._forward(entry, method, {**params, "ref": ref}, ctx)
         if method not in _BY_URI:
             raise McpError(types.METHOD_NOT_FOUND, f"Method not found: {method}")
         uri = params.get("uri")
-        entry = await self._resource(uri)
+        entry = await self._resource(uri, ctx.protocol_version)
         assert isinstance(uri, str)
         if method == "resources/read":
             return await self._forward(entry, method, params, ctx)
@@ -164,6 +167,8 @@ class VirtualServerBackend:
         subscriptions = self._subscriptions
         if subscriptions is None:
             raise McpError(types.METHOD_NOT_FOUND, f"Method not found: {method}")
+        if entry.upstream.protocol_version in MODERN_PROTOCOL_VERSIONS:
+            return await self._listened(subscriptions, entry, method, uri)
         if method == "resources/subscribe":
             # Recorded first: the upstream may send an update before it answers.
             subscriptions.subscribed(self._tenant, self._slug, entry.upstream.id, uri)
@@ -176,7 +181,31 @@ class VirtualServerBackend:
             return await self._forward(entry, method, params, ctx)
         return {}  # other clients of this tenant still want its updates from the shared session
 
-    async def _completion_target(self, ref: object) -> tuple[ServedEntry, dict[str, Any]]:
+    async def _listened(
+        self, subscriptions: ResourceSubscriptions, entry: ServedEntry, method: str, uri: str
+    ) -> dict[str, Any]:
+        """(Un)subscribe at a 2026-07-28 upstream: Atrium answers, and the pool's listen stream follows."""
+        upstream_id = entry.upstream.id
+
+        def wanted() -> frozenset[str]:
+            return subscriptions.uris(self._tenant, upstream_id)
+
+        if method == "resources/unsubscribe":
+            subscriptions.unsubscribed(self._tenant, self._slug, upstream_id, uri)
+            await self._pool.listen_resources(entry.upstream, self._tenant, wanted, wait=False)
+            return {}
+        subscriptions.subscribed(self._tenant, self._slug, upstream_id, uri)
+        try:
+            await self._pool.listen_resources(entry.upstream, self._tenant, wanted)
+        except UpstreamError as exc:
+            subscriptions.unsubscribed(self._tenant, self._slug, upstream_id, uri)
+            await self._pool.listen_resources(entry.upstream, self._tenant, wanted, wait=False)
+            if isinstance(exc, UpstreamReplyError):
+                raise McpError(exc.rpc_code, exc.detail, exc.data) from exc
+            raise McpError(types.INTERNAL_ERROR, f"upstream unavailable ({exc.code})") from exc
+        return {}
+
+    async def _completion_target(self, ref: object, version: str) -> tuple[ServedEntry, dict[str, Any]]:
         """The entry a completion ref names, and the ref as its upstream knows it.
 
         A prompt ref goes to that prompt's upstream under its original name; a resource ref to
@@ -196,7 +225,7 @@ class VirtualServerBackend:
                 served = await self._served_entry(kind, uri)
                 if served is not None:
                     return served, dict(ref)
-            raise McpError(RESOURCE_NOT_FOUND, f"Resource not found: {uri}")
+            raise _resource_not_found(uri, version)
         raise McpError(types.INVALID_PARAMS, "completion ref must be ref/prompt or ref/resource")
 
     async def _served(self, kind: ItemKind) -> _Served:
@@ -221,7 +250,7 @@ class VirtualServerBackend:
             raise McpError(types.INVALID_PARAMS, f"Unknown {what}: {name}")
         return entry
 
-    async def _resource(self, uri: object) -> ServedEntry:
+    async def _resource(self, uri: object, version: str) -> ServedEntry:
         if not isinstance(uri, str):
             raise McpError(types.INVALID_PARAMS, "resource uri must be a string")
         exact = await self._served_entry(ItemKind.RESOURCE, uri)
@@ -230,15 +259,18 @@ class VirtualServerBackend:
         for template in await self._served(ItemKind.RESOURCE_TEMPLATE):
             if _template_matches(template.key, uri):
                 return template
-        raise McpError(RESOURCE_NOT_FOUND, f"Resource not found: {uri}")
+        raise _resource_not_found(uri, version)
 
     async def _forward(
         self, entry: ServedEntry, method: str, params: Mapping[str, Any], ctx: RequestContext
     ) -> dict[str, Any]:
         downstream = ClientDownstream(ctx)
+        headers = _param_headers(entry, method, params)
 
         async def send(params: Mapping[str, Any]) -> dict[str, Any]:
-            return await self._pool.request(entry.upstream, self._tenant, method, params, downstream=downstream)
+            return await self._pool.request(
+                entry.upstream, self._tenant, method, params, downstream=downstream, headers=headers
+            )
 
         result = await self._send(send, params)
         if needs_input(result) and ctx.protocol_version not in MODERN_VERSIONS:
@@ -259,6 +291,31 @@ class VirtualServerBackend:
             raise McpError(exc.rpc_code, exc.detail, exc.data) from exc
         except UpstreamError as exc:
             raise McpError(types.INTERNAL_ERROR, f"upstream unavailable ({exc.code})") from exc
+
+
+def _resource_not_found(uri: str, version: str) -> McpError:
+    """The same answer for a resource that is hidden from the caller and one that does not exist."""
+    code = types.INVALID_PARAMS if version in MODERN_VERSIONS else RESOURCE_NOT_FOUND
+    return McpError(code, "Resource not found", {"uri": uri})
+
+
+def _param_headers(entry: ServedEntry, method: str, params: Mapping[str, Any]) -> dict[str, str] | None:
+    """The ``Mcp-Param-*`` headers a 2026-07-28 upstream expects on this ``tools/call``.
+
+    Built from the pinned inputSchema's ``x-mcp-header`` annotations and the call's arguments,
+    as a 2026-07-28 client does (the upstream rejects a call without them); none for other eras,
+    methods, or a schema whose annotations are invalid (clients do not call such a tool).
+    """
+    if method != "tools/call" or entry.upstream.protocol_version not in MODERN_PROTOCOL_VERSIONS:
+        return None
+    schema, arguments = entry.definition.get("inputSchema"), params.get("arguments")
+    if (
+        not isinstance(schema, dict)
+        or not isinstance(arguments, Mapping)
+        or find_invalid_x_mcp_header(schema) is not None
+    ):
+        return None
+    return mcp_param_headers(x_mcp_header_map(schema), arguments) or None
 
 
 def _template_matches(template: str, uri: str) -> bool:

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import itertools
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import TYPE_CHECKING, Any, Final
 
 import aiohttp
@@ -79,15 +79,24 @@ class HttpUpstream:
         self._ids = itertools.count(1)
         self._on_notification = on_notification
 
-    async def request(self, method: str, params: Mapping[str, Any], downstream: Downstream) -> dict[str, Any]:
+    async def request(
+        self,
+        method: str,
+        params: Mapping[str, Any],
+        downstream: Downstream,
+        headers: Mapping[str, str] | None = None,
+    ) -> dict[str, Any]:
         """Send one request; return its raw result.
+
+        ``headers`` are the request's 2026-07-28 ``Mcp-Param-*`` headers: sent to a 2026-07-28
+        upstream only (the handshake era has none).
 
         Raises:
             UpstreamReplyError: the upstream answered with a JSON-RPC error.
             UpstreamUnreachableError, UpstreamProtocolError: the exchange failed.
         """
         if self._modern:
-            return await self._send(method, params, downstream)
+            return await self._send(method, params, downstream, headers)
         await self._handshake()
         session = self._session_id
         try:
@@ -111,9 +120,17 @@ class HttpUpstream:
             await self._notify("notifications/initialized", {})
             self._initialized = True
 
-    async def _send(self, method: str, params: Mapping[str, Any], downstream: Downstream) -> dict[str, Any]:
+    async def _send(
+        self,
+        method: str,
+        params: Mapping[str, Any],
+        downstream: Downstream,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> dict[str, Any]:
         request_id = next(self._ids)
         headers = self._request_headers(method, params)
+        if extra_headers:
+            headers.update(extra_headers)
         body = _request_body(request_id, method, self._params(params, request_id, downstream))
         try:
             async with self._post(body, headers) as response:
@@ -147,13 +164,52 @@ class HttpUpstream:
         meta = dict(params.get("_meta") or {})
         meta["progressToken"] = request_id  # ours: upstream progress is matched to this request
         if self._modern:
-            meta["io.modelcontextprotocol/protocolVersion"] = self._version
-            meta["io.modelcontextprotocol/clientInfo"] = CLIENT_INFO
-            # A 2026-07-28 client's own declaration: the upstream must not ask it for more (SEP-2322).
-            meta.setdefault("io.modelcontextprotocol/clientCapabilities", CLIENT_CAPABILITIES)
+            self._envelope(meta)
             if downstream.log_level is not None:
                 meta["io.modelcontextprotocol/logLevel"] = downstream.log_level
         return {**params, "_meta": meta}
+
+    def _envelope(self, meta: dict[str, Any]) -> None:
+        meta["io.modelcontextprotocol/protocolVersion"] = self._version
+        meta["io.modelcontextprotocol/clientInfo"] = CLIENT_INFO
+        # A 2026-07-28 client's own declaration: the upstream must not ask it for more (SEP-2322).
+        meta.setdefault("io.modelcontextprotocol/clientCapabilities", CLIENT_CAPABILITIES)
+
+    async def listen(self, uris: Collection[str], acknowledged: Callable[[], None]) -> None:
+        """Hold a 2026-07-28 ``subscriptions/listen`` stream for resource updates of ``uris``.
+
+        Calls ``acknowledged()`` when the upstream acknowledges the filter; its
+        ``notifications/resources/updated`` go to ``on_notification``. Returns when the upstream
+        ends the stream gracefully; cancel it to close the stream.
+
+        Raises:
+            UpstreamReplyError: the upstream refused the request.
+            UpstreamUnreachableError, UpstreamProtocolError: the stream failed or was cut.
+        """
+        if not self._modern:
+            raise UpstreamProtocolError("subscriptions/listen needs a 2026-07-28 upstream")
+        request_id = next(self._ids)
+        meta: dict[str, Any] = {}
+        self._envelope(meta)
+        params = {"notifications": {"resourceSubscriptions": sorted(uris)}, "_meta": meta}
+        headers = self._request_headers("subscriptions/listen", params)
+        try:
+            async with self._post(_request_body(request_id, "subscriptions/listen", params), headers) as response:
+                if response.content_type != "text/event-stream" or response.status >= 400:
+                    await self._reply(response, request_id, None)  # raises the upstream's error
+                    return
+                async for message in _events(response):
+                    method = message.get("method")
+                    if method == "notifications/subscriptions/acknowledged":
+                        acknowledged()
+                    elif method is not None and "id" not in message and self._on_notification is not None:
+                        self._on_notification(method, message.get("params") or {})
+                    elif method is None and message.get("id") == request_id:
+                        _result_of(message, response.status)  # the graceful end
+                        return
+        except aiohttp.ClientError as exc:
+            raise UpstreamUnreachableError(f"subscriptions/listen failed: {type(exc).__name__}") from exc
+        raise UpstreamUnreachableError("upstream cut its subscriptions/listen stream")
 
     def _post(self, body: bytes, headers: Mapping[str, str]) -> Any:
         return self._http.post(self._url, data=body, headers=headers)

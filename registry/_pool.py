@@ -34,6 +34,7 @@ import aiohttp
 import anyio
 import mcp_types as types
 import pydantic
+from mcp.client.subscriptions import ListenNotSupportedError, SubscriptionLost
 from mcp.shared.exceptions import MCPError
 
 from registry._downstream import Downstream, NoDownstream
@@ -47,6 +48,7 @@ from registry._errors import (
     UpstreamUnreachableError,
 )
 from registry._http_upstream import HttpUpstream
+from registry._resource_listen import ResourceListens
 from registry._sdk_callbacks import SharedSessionCallbacks
 from registry._target_cache import DEFAULT_TTL, PoolKey, TargetCache
 from registry._upstream_target import RawResult, Transport, UpstreamSession, UpstreamTarget, connect
@@ -76,6 +78,7 @@ class _Slot:
         self.error: AtriumError | None = None
         self.last_used = anyio.current_time()
         self.callbacks = SharedSessionCallbacks()
+        self.listening = 0  # subscriptions/listen streams held on the session keep it from idling out
 
 
 class _HttpSlot:
@@ -105,6 +108,7 @@ class UpstreamPool:
         self._http_slots: dict[PoolKey, _HttpSlot] = {}
         self._http: aiohttp.ClientSession | None = None
         self._tasks: TaskGroup | None = None
+        self._listens = ResourceListens(connect_timeout)
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[UpstreamPool]:
@@ -140,8 +144,12 @@ class UpstreamPool:
         *,
         downstream: Downstream | None = None,
         timeout: float | None = None,  # noqa: ASYNC109 - a per-call limit passed down, not a wrapper
+        headers: Mapping[str, str] | None = None,
     ) -> dict[str, Any]:
         """Send one request on the pooled connection and return the raw result.
+
+        ``headers`` (2026-07-28 ``Mcp-Param-*``) go on the request to a 2026-07-28 Streamable
+        HTTP upstream; other transports and eras have no such headers.
 
         Raises:
             UpstreamReplyError: the upstream answered with a JSON-RPC error (pass it on).
@@ -153,7 +161,7 @@ class UpstreamPool:
         try:
             with anyio.fail_after(timeout or self._call_timeout):
                 if target.transport is Transport.STREAMABLE_HTTP:
-                    return await self._http_request(upstream, tenant, target, key, method, params, client)
+                    return await self._http_request(upstream, tenant, target, key, method, params, client, headers)
                 return await self._sdk_request(upstream, tenant, target, key, method, params, client)
         except TimeoutError as exc:
             raise UpstreamTimeoutError(f"upstream {upstream.slug} did not answer in time") from exc
@@ -167,18 +175,12 @@ class UpstreamPool:
         method: str,
         params: Mapping[str, Any],
         downstream: Downstream,
+        headers: Mapping[str, str] | None,
     ) -> dict[str, Any]:
-        slot = self._http_slots.get(key)
-        if slot is None:
-            if self._http is None:
-                raise RuntimeError("UpstreamPool.request outside of running()")
-            notify = self._sink(tenant, upstream.id)
-            slot = self._http_slots[key] = _HttpSlot(
-                HttpUpstream(target, self._http, upstream.protocol_version, notify)
-            )
+        slot = self._http_slot(upstream, tenant, target, key)
         slot.in_flight += 1
         try:
-            return await slot.upstream.request(method, params, downstream)
+            return await slot.upstream.request(method, params, downstream, headers)
         except UpstreamUnreachableError:
             self._http_slots.pop(key, None)
             raise
@@ -189,6 +191,68 @@ class UpstreamPool:
             raise UpstreamProtocolError(f"upstream {upstream.slug}: {type(exc).__name__}") from exc
         finally:
             slot.in_flight -= 1
+            slot.last_used = anyio.current_time()
+
+    def _http_slot(self, upstream: Upstream, tenant: str | None, target: UpstreamTarget, key: PoolKey) -> _HttpSlot:
+        slot = self._http_slots.get(key)
+        if slot is None:
+            if self._http is None:
+                raise RuntimeError("UpstreamPool.request outside of running()")
+            notify = self._sink(tenant, upstream.id)
+            slot = self._http_slots[key] = _HttpSlot(
+                HttpUpstream(target, self._http, upstream.protocol_version, notify)
+            )
+        return slot
+
+    async def listen_resources(
+        self, upstream: Upstream, tenant: str | None, wanted: Callable[[], frozenset[str]], *, wait: bool = True
+    ) -> None:
+        """Hear ``notifications/resources/updated`` of the URIs ``wanted()`` names, from a 2026-07-28 upstream.
+
+        One ``subscriptions/listen`` stream per pool key carries them (``registry._resource_listen``)
+        to ``on_notification``; an empty set closes it. ``wanted`` is read after the key is known,
+        so concurrent callers leave the latest set. With ``wait``, returns once the upstream has
+        acknowledged the set (callers that only shrank it need not wait).
+
+        Raises:
+            UpstreamError: the upstream refused, failed or did not acknowledge the stream.
+        """
+        target, key = await self._targets.get(upstream, tenant)
+        if self._tasks is None:
+            raise RuntimeError("UpstreamPool.listen_resources outside of running()")
+        notify = self._sink(tenant, upstream.id)
+
+        async def open_stream(uris: frozenset[str], acknowledged: Callable[[], None]) -> None:
+            if target.transport is Transport.STREAMABLE_HTTP:
+                await self._http_slot(upstream, tenant, target, key).upstream.listen(uris, acknowledged)
+            else:
+                await self._sdk_listen(key, target, notify, uris, acknowledged)
+
+        await self._listens.want(self._tasks, key, wanted, open_stream, wait=wait)
+
+    async def _sdk_listen(
+        self,
+        key: PoolKey,
+        target: UpstreamTarget,
+        notify: Callable[[str, Mapping[str, Any]], None] | None,
+        uris: frozenset[str],
+        acknowledged: Callable[[], None],
+    ) -> None:
+        slot = await self._slot(key, target, notify)
+        assert slot.session is not None
+        slot.listening += 1
+        try:
+            async with slot.session.client.listen(resource_subscriptions=sorted(uris)) as subscription:
+                acknowledged()
+                # The SDK also hands each event to the session's on_notification, which notifies.
+                async for _event in subscription:
+                    pass
+        except MCPError as exc:
+            raise UpstreamReplyError(exc.error.message, rpc_code=exc.code, data=exc.error.data) from exc
+        except (SubscriptionLost, ListenNotSupportedError) as exc:
+            raise UpstreamUnreachableError(f"subscriptions/listen failed: {type(exc).__name__}") from exc
+        finally:
+            slot.listening -= 1
             slot.last_used = anyio.current_time()
 
     async def _sdk_request(
@@ -288,7 +352,7 @@ class UpstreamPool:
             await anyio.sleep(min(30.0, max(self._idle / 4, 0.05)))
             cutoff = anyio.current_time() - self._idle
             for key, slot in list(self._slots.items()):
-                if slot.callbacks.in_flight == 0 and slot.last_used < cutoff:
+                if slot.callbacks.in_flight == 0 and slot.listening == 0 and slot.last_used < cutoff:
                     self._drop(key, slot)
             for key, http_slot in list(self._http_slots.items()):
                 if http_slot.in_flight == 0 and http_slot.last_used < cutoff:

@@ -35,12 +35,13 @@ pytestmark = pytest.mark.anyio
 class Context:
     """A RequestContext that records what the backend sent back."""
 
-    def __init__(self) -> None:
+    def __init__(self, protocol_version: str = "2025-11-25") -> None:
         self.progress_updates: list[float] = []
+        self._version = protocol_version
 
     @property
     def protocol_version(self) -> str:
-        return "2025-11-25"
+        return self._version
 
     @property
     def meta(self) -> Mapping[str, Any]:
@@ -219,3 +220,39 @@ async def test_an_entry_the_visibility_hook_rejects_is_answered_exactly_like_an_
         with anyio.fail_after(30):
             added = await hidden.handle("tools/call", {"name": "demo_add", "arguments": {"a": 1, "b": 2}}, Context())
         assert added["content"][0]["text"] == "3"
+
+
+@pytest.mark.parametrize(("version", "code"), [("2025-11-25", -32002), ("2026-07-28", -32602)])
+async def test_a_hidden_resource_is_answered_exactly_like_a_missing_one_with_the_eras_error(
+    engine: AsyncEngine, upstream_url: str, version: str, code: int
+) -> None:
+    servers, review, upstream_id = await curated(engine, upstream_url)
+    for kind in (ItemKind.RESOURCE, ItemKind.RESOURCE_TEMPLATE):
+        for item in (await review.list_items(upstream_id=upstream_id, kind=kind)).items:
+            await review.decide(item.id, item.current_hash or "", Decision.APPROVE, principal="rita", reason="ok")
+    entries = [
+        EntrySpec(upstream_id=upstream_id, kind=ItemKind.RESOURCE, key="demo://readme"),
+        EntrySpec(upstream_id=upstream_id, kind=ItemKind.RESOURCE_TEMPLATE, key="demo://cities/{city}"),
+    ]
+    await servers.set_entries("acme", "support", entries, principal="ada")
+    pool = UpstreamPool(NoCredentials())
+    hidden = VirtualServerBackend(servers, pool, "acme", "support", "Support", visibility=AllBut("demo://readme"))
+    async with pool.running():
+        answers = []
+        for uri in ("demo://readme", "demo://never-existed"):
+            for method, params in (
+                ("resources/read", {"uri": uri}),
+                ("completion/complete", {"ref": {"type": "ref/resource", "uri": uri}, "argument": {"name": "x"}}),
+            ):
+                with pytest.raises(McpError) as caught:
+                    await hidden.handle(method, params, Context(version))
+                answers.append((caught.value.code, caught.value.message, caught.value.data))
+        assert pool.open_sessions() == 0  # refused before any upstream connection
+        assert (
+            answers
+            == [(code, "Resource not found", {"uri": uri}) for uri in ("demo://readme",) * 2]
+            + [(code, "Resource not found", {"uri": "demo://never-existed"})] * 2
+        )
+        with anyio.fail_after(30):
+            read = await hidden.handle("resources/read", {"uri": "demo://cities/Oslo"}, Context(version))
+        assert read["contents"][0]["text"] == "Oslo is a city."

@@ -48,21 +48,16 @@ class Era:
     known_failures: dict[str, str] = field(default_factory=dict)
 
 
-_SUBSCRIBE = "bug: resources/(un)subscribe is forwarded as such to a 2026-07-28 upstream, which has no such method"
-_PARAM_HEADERS = "bug: Mcp-Param-* headers of x-mcp-header arguments are not mirrored to a 2026-07-28 upstream"
-
 ERAS = [
     Era(
         "2025-11-25",
         "0.1.16",
         ("--suite", "all", "--spec-version", "2025-11-25"),
-        known_failures={"resources-subscribe": _SUBSCRIBE, "resources-unsubscribe": _SUBSCRIBE},
     ),
     Era(
         "2026-07-28",
         "0.2.0-alpha.12",
         ("--requirements", "2026-07-28"),
-        known_failures={"http-custom-header-server-validation": _PARAM_HEADERS},
         excluded={
             "tasks-lifecycle": _TASKS,
             "tasks-capability-negotiation": _TASKS,

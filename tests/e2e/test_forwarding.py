@@ -75,7 +75,7 @@ async def endpoint(tmp_path: Any) -> AsyncIterator[Endpoint]:
             await approve_all(api, upstream_id)
             entries += [
                 {"upstream_id": upstream_id, "kind": "tool", "key": key}
-                for key in ("interact", "wait", "cancellations", "touch")
+                for key in ("interact", "wait", "cancellations", "touch", "regional")
             ]
             entries += [
                 {"upstream_id": upstream_id, "kind": "prompt", "key": "greet"},
@@ -200,6 +200,21 @@ async def test_a_client_cancellation_cancels_the_upstreams_own_request(endpoint:
 
 
 @pytest.mark.parametrize("mode", ["legacy", "2026-07-28"])
+async def test_arguments_annotated_x_mcp_header_reach_every_upstream_with_their_mcp_param_headers(
+    endpoint: Endpoint, mode: str
+) -> None:
+    # A 2026-07-28 upstream refuses a call whose Mcp-Param-* headers do not mirror its arguments.
+    with anyio.fail_after(30):
+        async with agent_client(endpoint.url, endpoint.key, mode=mode) as client:
+            await client.list_tools()  # the SDK client mirrors only the tools it has listed
+            for slug in UPSTREAMS:
+                for region in ("eu-west-1", "Zürich"):  # a plain token, and one sent Base64-wrapped
+                    result = await client.call_tool(f"{slug}_regional", {"region": region})
+                    assert not result.is_error, (slug, result)
+                    assert text_of(result) == region, slug
+
+
+@pytest.mark.parametrize("mode", ["legacy", "2026-07-28"])
 async def test_completion_goes_to_the_prompts_upstream_under_its_own_name(endpoint: Endpoint, mode: str) -> None:
     with anyio.fail_after(30):
         async with agent_client(endpoint.url, endpoint.key, mode=mode) as client:
@@ -214,14 +229,24 @@ async def test_completion_goes_to_the_prompts_upstream_under_its_own_name(endpoi
 
 @pytest.mark.filterwarnings("ignore::mcp.shared.exceptions.MCPDeprecationWarning")  # a handshake-era method
 async def test_a_subscribed_client_hears_the_upstreams_resource_updates(endpoint: Endpoint) -> None:
+    # 2026-07-28 upstreams (webm, locm) have no resources/subscribe: Atrium listens for the URIs.
     callbacks = Callbacks()
+    uris = {slug: status_uri(*kind) for slug, kind in UPSTREAMS.items()}
     with anyio.fail_after(30):
         async with callbacks.client(endpoint, "legacy") as client:
-            for slug in ("webl", "locl"):
-                await client.subscribe_resource(status_uri(*UPSTREAMS[slug]))
-            for slug in ("webl", "locl"):
+            for uri in uris.values():
+                await client.subscribe_resource(uri)
+            for slug, uri in uris.items():
                 await client.call_tool(f"{slug}_touch", {"uri": "fwd://not/subscribed"})
-                await client.call_tool(f"{slug}_touch", {"uri": status_uri(*UPSTREAMS[slug])})
-            while len(set(callbacks.updated)) < 2:
+                await client.call_tool(f"{slug}_touch", {"uri": uri})
+            while set(callbacks.updated) != set(uris.values()):
                 await anyio.sleep(0.02)
-    assert set(callbacks.updated) == {status_uri(*UPSTREAMS[slug]) for slug in ("webl", "locl")}
+            assert "fwd://not/subscribed" not in callbacks.updated
+            for uri in uris.values():  # the last subscriber leaving closes the upstream subscription
+                await client.unsubscribe_resource(uri)
+            await client.subscribe_resource(status_uri(*UPSTREAMS["webm"]))  # and a new one opens it again
+            callbacks.updated.clear()
+            await client.call_tool("webm_touch", {"uri": status_uri(*UPSTREAMS["webm"])})
+            while not callbacks.updated:
+                await anyio.sleep(0.02)
+    assert callbacks.updated == [status_uri(*UPSTREAMS["webm"])]

@@ -10,8 +10,10 @@ handshake era, as an ``input_required`` result at 2026-07-28: the SDK's resolver
 request), and returns what the client answered. ``wait`` blocks until it is cancelled;
 ``cancellations`` tells what this process saw of cancellation: the ids of the ``wait`` calls it
 started, of those whose task was cancelled, and the request ids named by
-``notifications/cancelled``. The prompt ``greet`` has completions, and ``resources/subscribe``
-is accepted; ``touch`` sends ``notifications/resources/updated`` for a URI.
+``notifications/cancelled``. ``regional`` echoes an argument annotated ``x-mcp-header`` (a
+2026-07-28 client must mirror it as ``Mcp-Param-Region``, which the SDK server checks). The prompt ``greet`` has completions, and ``resources/subscribe``
+and ``resources/unsubscribe`` are accepted; ``touch`` sends ``notifications/resources/updated`` for a URI (at 2026-07-28 to the
+``subscriptions/listen`` streams that name it, the era's only way).
 ``--era legacy`` serves only the ``initialize`` handshake (see ``demo_server``), so the
 server-to-client requests are standalone requests whatever era Atrium's client speaks.
 """
@@ -36,8 +38,10 @@ from mcp_types import (
     SamplingMessage,
     SubscribeRequestParams,
     TextContent,
+    UnsubscribeRequestParams,
 )
-from pydantic import BaseModel
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
+from pydantic import BaseModel, Field
 
 from tests.upstreams.demo_server import DemoServer, Era
 
@@ -98,6 +102,10 @@ def build_server(transport: str, era: Era = "dual") -> DemoServer:
             SEEN["cancelled"].append(ctx.request_id)
         return "unreachable"
 
+    @server.tool(description="Echo a region that 2026-07-28 clients also send as the Mcp-Param-Region header.")
+    def regional(region: Annotated[str, Field(json_schema_extra={"x-mcp-header": "Region"})]) -> str:
+        return region
+
     @server.tool(description="What this process saw of cancellation.")
     def cancellations() -> str:
         return json.dumps(SEEN)
@@ -119,6 +127,10 @@ def build_server(transport: str, era: Era = "dual") -> DemoServer:
 
     @server.tool(description="Announce that a resource changed.")
     async def touch(uri: str, ctx: Context) -> str:
+        if ctx.protocol_version in MODERN_PROTOCOL_VERSIONS:
+            # 2026-07-28: only to the subscriptions/listen streams whose filter names the URI.
+            await ctx.notify_resource_updated(uri)
+            return "touched"
         # On this request's stream, so an HTTP client hears it without a GET stream.
         updated = ResourceUpdatedNotification(params=ResourceUpdatedNotificationParams(uri=uri))
         await ctx.request_context.session.send_notification(updated, related_request_id=ctx.request_id)
@@ -127,8 +139,12 @@ def build_server(transport: str, era: Era = "dual") -> DemoServer:
     async def subscribe(ctx: Any, params: SubscribeRequestParams) -> EmptyResult:
         return EmptyResult()
 
-    # MCPServer has no public way to accept resources/subscribe; tests only.
+    async def unsubscribe(ctx: Any, params: UnsubscribeRequestParams) -> EmptyResult:
+        return EmptyResult()
+
+    # MCPServer has no public way to accept resources/(un)subscribe; tests only.
     server._lowlevel_server.add_request_handler("resources/subscribe", SubscribeRequestParams, subscribe)
+    server._lowlevel_server.add_request_handler("resources/unsubscribe", UnsubscribeRequestParams, unsubscribe)
     return server
 
 
