@@ -80,7 +80,7 @@ def create_app(
                 # The embedded default migrates itself; PostgreSQL is migrated by `atrium db upgrade`.
                 await upgrade_database(services.engine)
             await services.policies.load()  # every admin and MCP decision needs the policy lines
-            async with services.pool.running(), anyio.create_task_group() as tasks:
+            async with services.pool.running(), mcp.running(), anyio.create_task_group() as tasks:
                 tasks.start_soon(services.policies.run)  # picks up other processes' policy changes
                 if run_scheduler:
                     tasks.start_soon(services.scheduler.run)

@@ -9,10 +9,13 @@ requests) goes to the client that asked, through :class:`ClientDownstream`.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import re
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from typing import Any, Protocol
 
+import anyio
 import mcp_types as types
 from mcp.shared.inbound import find_invalid_x_mcp_header, mcp_param_headers, x_mcp_header_map
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
@@ -29,7 +32,10 @@ from registry._paging import decode_cursor, encode_cursor
 from registry._pool import UpstreamPool
 from registry._virtual import ServedEntry, VirtualServers
 
+logger = logging.getLogger(__name__)
+
 PAGE_SIZE = 1000
+_ROLLBACK_SECONDS = 5.0
 # An unknown resource: -32002 up to 2025-11-25; 2026-07-28 standardizes on INVALID_PARAMS (SEP-2164).
 # Both eras' specs put the URI in the error's data.
 RESOURCE_NOT_FOUND = -32002
@@ -45,7 +51,6 @@ _NAMED: Mapping[str, tuple[ItemKind, str]] = {
     "prompts/get": (ItemKind.PROMPT, "prompt"),
 }
 _Served = list[ServedEntry]  # the class's `list` method shadows the builtin in its annotations
-_BY_URI = frozenset({"resources/read", "resources/subscribe", "resources/unsubscribe"})
 
 
 class ClientDownstream:
@@ -107,6 +112,8 @@ class VirtualServerBackend:
         self._visibility, self._owner = visibility, owner
         self._cache = cache or ServedViewCache(ttl=0.0)
         self._subscriptions = subscriptions
+        # Resource subscriptions made through this backend: where, and how many (its holders hold each once).
+        self._held: dict[str, tuple[ServedEntry, int]] = {}
         self._tenant, self._slug, self._title = tenant, slug, title
 
     def owner(self) -> str | None:
@@ -152,58 +159,89 @@ class VirtualServerBackend:
         if method == "completion/complete":
             entry, ref = await self._completion_target(params.get("ref"), ctx.protocol_version)
             return await self._forward(entry, method, {**params, "ref": ref}, ctx)
-        if method not in _BY_URI:
+        if method != "resources/read":  # resources/(un)subscribe come through the ResourceSubscriber hooks
             raise McpError(types.METHOD_NOT_FOUND, f"Method not found: {method}")
-        uri = params.get("uri")
-        entry = await self._resource(uri, ctx.protocol_version)
-        assert isinstance(uri, str)
-        if method == "resources/read":
-            return await self._forward(entry, method, params, ctx)
-        return await self._subscription(entry, method, uri, params, ctx)
+        entry = await self._resource(params.get("uri"), ctx.protocol_version)
+        return await self._forward(entry, method, params, ctx)
 
-    async def _subscription(
-        self, entry: ServedEntry, method: str, uri: str, params: Mapping[str, Any], ctx: RequestContext
-    ) -> dict[str, Any]:
+    # --- resource subscriptions (composer.mcp.ResourceSubscriber) ------------------------------
+
+    async def subscribe(self, uri: str, ctx: RequestContext) -> None:
+        """Subscribe at the upstream serving ``uri`` (a 2026-07-28 one: its listen stream names it)."""
         subscriptions = self._subscriptions
         if subscriptions is None:
-            raise McpError(types.METHOD_NOT_FOUND, f"Method not found: {method}")
-        if entry.upstream.protocol_version in MODERN_PROTOCOL_VERSIONS:
-            return await self._listened(subscriptions, entry, method, uri)
-        if method == "resources/subscribe":
-            # Recorded first: the upstream may send an update before it answers.
-            subscriptions.subscribed(self._tenant, self._slug, entry.upstream.id, uri)
-            try:
-                return await self._forward(entry, method, params, ctx)
-            except BaseException:
-                subscriptions.unsubscribed(self._tenant, self._slug, entry.upstream.id, uri)
-                raise
-        if subscriptions.unsubscribed(self._tenant, self._slug, entry.upstream.id, uri):
-            return await self._forward(entry, method, params, ctx)
-        return {}  # other clients of this tenant still want its updates from the shared session
-
-    async def _listened(
-        self, subscriptions: ResourceSubscriptions, entry: ServedEntry, method: str, uri: str
-    ) -> dict[str, Any]:
-        """(Un)subscribe at a 2026-07-28 upstream: Atrium answers, and the pool's listen stream follows."""
+            raise McpError(types.METHOD_NOT_FOUND, "Method not found: resources/subscribe")
+        entry = await self._resource(uri, ctx.protocol_version)
         upstream_id = entry.upstream.id
-
-        def wanted() -> frozenset[str]:
-            return subscriptions.uris(self._tenant, upstream_id)
-
-        if method == "resources/unsubscribe":
-            subscriptions.unsubscribed(self._tenant, self._slug, upstream_id, uri)
-            await self._pool.listen_resources(entry.upstream, self._tenant, wanted, wait=False)
-            return {}
+        # Recorded first: the upstream may send an update before it answers.
         subscriptions.subscribed(self._tenant, self._slug, upstream_id, uri)
         try:
-            await self._pool.listen_resources(entry.upstream, self._tenant, wanted)
-        except UpstreamError as exc:
+            if _modern(entry):
+                await self._pool.listen_resources(entry.upstream, self._tenant, self._wanted(upstream_id))
+            else:
+                await self._forward(entry, "resources/subscribe", {"uri": uri}, ctx)
+        except BaseException as exc:
             subscriptions.unsubscribed(self._tenant, self._slug, upstream_id, uri)
+            if _modern(entry):  # shrink the listen stream back, even when cancelled; its own error is moot
+                with anyio.move_on_after(_ROLLBACK_SECONDS, shield=True), contextlib.suppress(McpError):
+                    await self._listen_less(entry)
+            if isinstance(exc, UpstreamError):
+                raise _mcp_error(exc) from exc
+            raise
+        # Remembered where it was subscribed, should the curation change before it ends.
+        self._held[uri] = (entry, self._held.get(uri, (entry, 0))[1] + 1)
+
+    async def unsubscribe(self, uri: str, ctx: RequestContext) -> None:
+        entry = self._let_go(uri) or await self._resource(uri, ctx.protocol_version)
+        await self._close_upstream(entry, uri, self._count_down(entry, uri), ctx)
+
+    async def release(self, uris: Collection[str]) -> None:
+        """Count every URI down at once, then close upstream what nobody wants any more."""
+        entries = [(uri, entry) for uri in uris if (entry := self._let_go(uri)) is not None]
+        closing = [(uri, entry, self._count_down(entry, uri)) for uri, entry in entries]
+        for uri, entry, last in closing:
+            try:
+                await self._close_upstream(entry, uri, last, None)
+            except McpError as exc:
+                logger.warning("releasing %s at upstream %s failed: %s", uri, entry.upstream.slug, exc.message)
+
+    def _let_go(self, uri: str) -> ServedEntry | None:
+        """Where ``uri`` was subscribed through this backend, one hold fewer; None when it was not."""
+        entry, holds = self._held.pop(uri, (None, 0))
+        if entry is not None and holds > 1:
+            self._held[uri] = (entry, holds - 1)
+        return entry
+
+    def _count_down(self, entry: ServedEntry, uri: str) -> bool:
+        """One subscription to ``uri`` fewer; True when it was the tenant's last."""
+        subscriptions = self._subscriptions
+        return subscriptions is None or subscriptions.unsubscribed(self._tenant, self._slug, entry.upstream.id, uri)
+
+    async def _close_upstream(self, entry: ServedEntry, uri: str, last: bool, ctx: RequestContext | None) -> None:
+        """Bring the upstream in line: a 2026-07-28 one's listen stream follows what is still wanted;
+        an older one is sent resources/unsubscribe after the tenant's last subscription (before that,
+        other clients of the tenant still want its updates from the shared upstream session)."""
+        if self._subscriptions is None:
+            return
+        if _modern(entry):
+            await self._listen_less(entry)
+        elif last and ctx is not None:
+            await self._forward(entry, "resources/unsubscribe", {"uri": uri}, ctx)
+        elif last:  # released: no client to forward anything to
+            await self._send(self._request_for(entry, "resources/unsubscribe"), {"uri": uri})
+
+    async def _listen_less(self, entry: ServedEntry) -> None:
+        """Shrink a 2026-07-28 upstream's listen stream to what is still wanted (closed when nothing)."""
+        try:
+            wanted = self._wanted(entry.upstream.id)
             await self._pool.listen_resources(entry.upstream, self._tenant, wanted, wait=False)
-            if isinstance(exc, UpstreamReplyError):
-                raise McpError(exc.rpc_code, exc.detail, exc.data) from exc
-            raise McpError(types.INTERNAL_ERROR, f"upstream unavailable ({exc.code})") from exc
-        return {}
+        except UpstreamError as exc:
+            raise _mcp_error(exc) from exc
+
+    def _wanted(self, upstream_id: int) -> Callable[[], frozenset[str]]:
+        subscriptions = self._subscriptions
+        assert subscriptions is not None
+        return lambda: subscriptions.uris(self._tenant, upstream_id)
 
     async def _completion_target(self, ref: object, version: str) -> tuple[ServedEntry, dict[str, Any]]:
         """The entry a completion ref names, and the ref as its upstream knows it.
@@ -287,10 +325,27 @@ class VirtualServerBackend:
     ) -> dict[str, Any]:
         try:
             return await send(params)
-        except UpstreamReplyError as exc:
-            raise McpError(exc.rpc_code, exc.detail, exc.data) from exc
         except UpstreamError as exc:
-            raise McpError(types.INTERNAL_ERROR, f"upstream unavailable ({exc.code})") from exc
+            raise _mcp_error(exc) from exc
+
+    def _request_for(self, entry: ServedEntry, method: str) -> Callable[[Mapping[str, Any]], Awaitable[dict[str, Any]]]:
+        """Sends ``method`` to the entry's upstream on no client's behalf (nothing to forward to)."""
+
+        async def send(params: Mapping[str, Any]) -> dict[str, Any]:
+            return await self._pool.request(entry.upstream, self._tenant, method, params)
+
+        return send
+
+
+def _modern(entry: ServedEntry) -> bool:
+    """Whether the entry's upstream speaks 2026-07-28 (no resources/subscribe: a listen stream instead)."""
+    return entry.upstream.protocol_version in MODERN_PROTOCOL_VERSIONS
+
+
+def _mcp_error(exc: UpstreamError) -> McpError:
+    if isinstance(exc, UpstreamReplyError):
+        return McpError(exc.rpc_code, exc.detail, exc.data)
+    return McpError(types.INTERNAL_ERROR, f"upstream unavailable ({exc.code})")
 
 
 def _resource_not_found(uri: str, version: str) -> McpError:

@@ -17,6 +17,7 @@ from composer.mcp._backend import (
     NoBackChannelError,
     OwnedBackend,
     RequestContext,
+    ResourceSubscriber,
     ServerInfo,
     ToolSchemaSource,
 )
@@ -42,6 +43,7 @@ __all__ = [
     "NoBackChannelError",
     "OwnedBackend",
     "RequestContext",
+    "ResourceSubscriber",
     "ServerInfo",
     "ToolSchemaSource",
     "create_mcp_asgi",

@@ -7,7 +7,7 @@ virtual-server backend (``composer._virtual``) is the real one; tests use small 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any, Literal, Protocol, runtime_checkable
 
 import msgspec
@@ -93,7 +93,8 @@ class McpBackend(Protocol):
 
     async def handle(self, method: str, params: Mapping[str, Any], ctx: RequestContext) -> dict[str, Any]:
         """Answer any other request method (tools/call, prompts/get, resources/read, completion/complete,
-        resources/subscribe, resources/unsubscribe, ...). Returns the JSON-RPC ``result`` object.
+        and resources/subscribe and resources/unsubscribe unless the backend is a
+        :class:`ResourceSubscriber`, ...). Returns the JSON-RPC ``result`` object.
 
         Raises:
             McpError: the error the client should get (METHOD_NOT_FOUND for an unknown method).
@@ -112,6 +113,47 @@ class ToolSchemaSource(Protocol):
 
     async def tool_input_schema(self, name: str) -> Mapping[str, Any] | None:
         """The ``inputSchema`` of tool ``name``, or None when there is no such tool."""
+        ...
+
+
+@runtime_checkable
+class ResourceSubscriber(Protocol):
+    """Optional for a backend: resource subscriptions that must be set up and torn down.
+
+    A subscription belongs to a holder that outlives the request making it: a handshake-era
+    session (``resources/subscribe`` … ``resources/unsubscribe``) or a 2026-07-28
+    ``subscriptions/listen`` stream (the URIs of its ``resourceSubscriptions``). The protocol layer
+    keeps each holder's URIs as a set and calls these hooks on the backend object serving that
+    holder (the session's, or the listen request's): :meth:`subscribe` when the holder starts
+    holding a URI, :meth:`unsubscribe` when it lets go of one, and :meth:`release` with what it
+    still holds when it ends (DELETE, expiry, shutdown, the listen stream closing), so nothing
+    outlives its client. Updates reach holders through the hub
+    (:meth:`~composer.mcp.ListChangedHub.publish_resource_updated`).
+
+    Without this protocol, ``resources/subscribe`` and ``resources/unsubscribe`` go to
+    :meth:`McpBackend.handle` and listen streams only filter what the hub publishes.
+    """
+
+    async def subscribe(self, uri: str, ctx: RequestContext) -> None:
+        """Start publishing updates of ``uri``; on failure nothing is held.
+
+        Raises:
+            McpError: the resource is not served (the era's "Resource not found", the same for a
+                hidden one), or subscribing failed.
+        """
+        ...
+
+    async def unsubscribe(self, uri: str, ctx: RequestContext) -> None:
+        """The holder lets go of ``uri``, which it held.
+
+        Raises:
+            McpError: letting go failed upstream (the subscription is forgotten all the same).
+        """
+        ...
+
+    async def release(self, uris: Collection[str]) -> None:
+        """The holder of ``uris`` is gone without unsubscribing: let go of all of them. Never raises
+        for one URI failing; runs in the background (the client is gone), so it has no context."""
         ...
 
 

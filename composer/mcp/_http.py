@@ -16,7 +16,8 @@ Then the era is chosen per request:
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, MutableMapping
+from contextlib import asynccontextmanager
 from typing import Any, cast
 
 from litestar import asgi
@@ -29,6 +30,7 @@ from composer.mcp._backend import BackendResolver, EndpointRefusedError, McpBack
 from composer.mcp._hub import ListChangedHub
 from composer.mcp._legacy import LegacyServer
 from composer.mcp._modern import ModernServer
+from composer.mcp._releases import Releases
 from composer.mcp._request import ClientGoneError, Endpoint, HttpRequest, origin_allowed
 from composer.mcp._responses import Receive, send_error
 from composer.mcp._sessions import SessionStore
@@ -60,16 +62,25 @@ class McpAsgiApp:
     """Streamable HTTP MCP endpoints at ``/{tenant}/{virtual_server}[/{role}]`` (relative to the mount).
 
     ``hub`` publishes list changes to connected clients; ``sessions`` are the live handshake-era
-    sessions. :meth:`close` ends every stream and session (call it at shutdown).
+    sessions. Serve inside ``async with app.running():`` (the host app's lifespan; run on its own,
+    the app enters it in its own lifespan): the resource subscriptions of clients that are gone
+    are released there. :meth:`close` ends every stream and session (call it at shutdown, inside).
     """
 
     def __init__(self, resolver: BackendResolver, settings: McpSettings, hub: ListChangedHub) -> None:
         self.settings = settings
         self.hub = hub
-        self.sessions = SessionStore(settings, hub)
+        self._releases = Releases()
+        self.sessions = SessionStore(settings, hub, releases=self._releases)
         self._resolver = resolver
         self._legacy = LegacyServer(self.sessions, settings)
-        self._modern = ModernServer(hub, settings)
+        self._modern = ModernServer(hub, settings, self._releases)
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[McpAsgiApp]:
+        """While entered, subscriptions of ended sessions and listen streams are released upstream."""
+        async with self._releases.running():
+            yield self
 
     async def __call__(self, scope: Mapping[str, Any], receive: Receive, send: Send) -> None:
         if scope.get("type") == "lifespan":
@@ -100,14 +111,15 @@ class McpAsgiApp:
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         # Only when run on its own (a mounted app gets no lifespan scope).
-        while True:
-            message = await receive()
-            if message.get("type") == "lifespan.startup":
-                await send({"type": "lifespan.startup.complete"})
-            elif message.get("type") == "lifespan.shutdown":
-                self.close()
-                await send({"type": "lifespan.shutdown.complete"})
-                return
+        async with self.running():
+            while True:
+                message = await receive()
+                if message.get("type") == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                elif message.get("type") == "lifespan.shutdown":
+                    self.close()
+                    break
+        await send({"type": "lifespan.shutdown.complete"})
 
     async def _handle(self, request: HttpRequest) -> None:
         send = request.send

@@ -24,7 +24,7 @@ from typing import Any
 
 import anyio
 
-from composer.mcp._backend import McpBackend
+from composer.mcp._backend import McpBackend, RequestContext, ResourceSubscriber
 from composer.mcp._context import CallContext, InFlight
 from composer.mcp._jsonrpc import Exchange, answer, capabilities_of, dispatch, server_info_of
 from composer.mcp._request import Endpoint, HttpRequest
@@ -294,11 +294,37 @@ async def _call(
             no_back_channel=_NO_STREAM,
         )
 
+    subscription = method in ("resources/subscribe", "resources/unsubscribe")
+    if subscription and isinstance(session.backend, ResourceSubscriber):
+        params = decode_params(message.params, SubscribeParams)
+        ctx = new_context(params.meta or {})
+        await _subscription(session, session.backend, method, params.uri, ctx)
+        return {}
     result = await dispatch(session.backend, method, message.params, new_context)
-    if method in ("resources/subscribe", "resources/unsubscribe"):
+    if subscription:
         uri = decode_params(message.params, SubscribeParams).uri
         if method == "resources/subscribe":
             session.subscriptions.add(uri)
         else:
             session.subscriptions.discard(uri)
     return result
+
+
+async def _subscription(
+    session: Session, backend: ResourceSubscriber, method: str, uri: str, ctx: RequestContext
+) -> None:
+    """resources/(un)subscribe through the backend's hooks; the session holds each URI once."""
+    if method == "resources/unsubscribe":
+        if uri in session.subscriptions:
+            session.subscriptions.discard(uri)
+            await backend.unsubscribe(uri, ctx)
+        return
+    if uri in session.subscriptions:
+        return
+    await backend.subscribe(uri, ctx)
+    if session.closed:  # it ended meanwhile: nobody is left to hold the subscription
+        session.release((uri,))
+    elif uri in session.subscriptions:  # a concurrent subscribe to the URI got there first: hold it once
+        await backend.unsubscribe(uri, ctx)
+    else:
+        session.subscriptions.add(uri)

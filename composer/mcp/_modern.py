@@ -11,24 +11,29 @@ Results get ``resultType: "complete"`` unless the backend set one (``input_requi
 pass through untouched), the server's identity in ``_meta``, and caching hints on cacheable
 methods. Log messages flow only when the request opted in with ``io.modelcontextprotocol/logLevel``.
 The client closing the response stream cancels the request. ``subscriptions/listen`` answers
-with a long-lived SSE stream of the change notifications the client opted in to.
+with a long-lived SSE stream of the change notifications the client opted in to; with a
+:class:`~composer.mcp.ResourceSubscriber` backend, its ``resourceSubscriptions`` are subscribed
+before the acknowledgement (a URI the endpoint does not serve to the caller fails the request
+with the era's "Resource not found", as any request naming an unknown resource does) and
+released when the stream ends.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import partial
 from typing import Any, Final
 
 import anyio
 import msgspec
 
-from composer.mcp._backend import McpBackend, ToolSchemaSource
+from composer.mcp._backend import McpBackend, McpError, ResourceSubscriber, ToolSchemaSource
 from composer.mcp._context import CallContext, InFlight
 from composer.mcp._hub import Change, ListChangedHub
-from composer.mcp._jsonrpc import Exchange, answer, capabilities_of, dispatch, server_info_of
+from composer.mcp._jsonrpc import Exchange, answer, capabilities_of, dispatch, error_body, server_info_of
 from composer.mcp._param_headers import decode_header_value, param_header_mismatch
+from composer.mcp._releases import Releases
 from composer.mcp._request import Endpoint, HttpRequest
 from composer.mcp._responses import send_error, send_status, while_connected, write_answer
 from composer.mcp._settings import McpSettings
@@ -62,6 +67,7 @@ from composer.mcp._wire import (
     encode_notification,
     encode_result,
 )
+from registry import AtriumError
 
 _STATUS: Final[Mapping[int, int]] = {
     PARSE_ERROR: 400,
@@ -118,9 +124,10 @@ class _Listener:
 class ModernServer:
     """The 2026-07-28 endpoint behaviour."""
 
-    def __init__(self, hub: ListChangedHub, settings: McpSettings) -> None:
+    def __init__(self, hub: ListChangedHub, settings: McpSettings, releases: Releases | None = None) -> None:
         self._hub = hub
         self._settings = settings
+        self._releases = releases or Releases()
 
     async def post(
         self, request: HttpRequest, endpoint: Endpoint, backend: McpBackend, messages: list[Message], batch: bool
@@ -262,22 +269,55 @@ class ModernServer:
             await send_error(request.send, 400, exc.body(), message.id)
             return
         honored = _honored(wanted, capabilities_of(backend))
-        stream = EventStream("listen", self._settings.stream_buffer)
-        acknowledged = {"_meta": {META_SUBSCRIPTION_ID: message.id}, "notifications": msgspec.to_builtins(honored)}
-        stream.append(encode_notification("notifications/subscriptions/acknowledged", acknowledged))
-        unsubscribe = self._hub.subscribe(
-            endpoint.tenant, endpoint.virtual_server, _Listener(stream, message.id, honored)
-        )
-
-        async def write() -> None:
-            await start_sse(request.send)
-            await pump(request.send, stream, after=0, keepalive=self._settings.sse_keepalive, event_ids=False)
-            await end_body(request.send)
-
+        held: list[str] = []  # the URIs subscribed through the backend for this stream
+        unsubscribe: Callable[[], None] | None = None
         try:
+            if isinstance(backend, ResourceSubscriber) and honored.resource_subscriptions:
+                refused = await _subscribe_all(backend, honored.resource_subscriptions, params["_meta"], held)
+                if refused is not None:
+                    await send_error(request.send, status_of(refused.code), refused, message.id)
+                    return
+            stream = EventStream("listen", self._settings.stream_buffer)
+            notifications = msgspec.to_builtins(honored)
+            acknowledged = {"_meta": {META_SUBSCRIPTION_ID: message.id}, "notifications": notifications}
+            stream.append(encode_notification("notifications/subscriptions/acknowledged", acknowledged))
+            unsubscribe = self._hub.subscribe(
+                endpoint.tenant, endpoint.virtual_server, _Listener(stream, message.id, honored)
+            )
+
+            async def write() -> None:
+                await start_sse(request.send)
+                await pump(request.send, stream, after=0, keepalive=self._settings.sse_keepalive, event_ids=False)
+                await end_body(request.send)
+
             await while_connected(request.receive, write)
         finally:
-            unsubscribe()
+            if unsubscribe is not None:
+                unsubscribe()
+            self._releases.release(backend, held)
+
+
+async def _subscribe_all(
+    backend: ResourceSubscriber, uris: tuple[str, ...], meta: Mapping[str, Any], held: list[str]
+) -> ErrorBody | None:
+    """Subscribe a listen stream's URIs, appending each to ``held``; the error of the first that
+    fails, if one does (the caller releases what was held)."""
+    context = CallContext(
+        protocol_version=MODERN_VERSIONS[0],
+        meta=meta,
+        stream=None,  # nothing but the acknowledgement may precede the stream's notifications
+        in_flight=InFlight(),
+        log_threshold=lambda: None,
+        back_channel=None,
+        no_back_channel=_NO_BACK_CHANNEL,
+    )
+    for uri in dict.fromkeys(uris):
+        try:
+            await backend.subscribe(uri, context)
+        except (ProtocolError, McpError, AtriumError) as exc:
+            return error_body(exc)  # anything else is a bug: the app's top answers 500
+        held.append(uri)
+    return None
 
 
 async def _check_param_headers(

@@ -7,7 +7,9 @@ level, the requests in flight (to cancel them), the server-to-client requests aw
 the resource subscriptions, and the event streams kept for ``Last-Event-ID`` resumption.
 
 A session ends on DELETE, on shutdown, or after ``session_idle_timeout`` seconds with no request
-in flight and no stream open. Expiry is checked lazily on each request: no background task.
+in flight and no stream open. Expiry is checked lazily on each request: no background task. The
+resource subscriptions a session still holds when it ends are released
+(:mod:`composer.mcp._releases`), so none outlives its client.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from __future__ import annotations
 import secrets
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, Final
 
@@ -25,6 +27,7 @@ import msgspec
 from composer.mcp._backend import McpBackend, McpError, NoBackChannelError, owner_of
 from composer.mcp._context import InFlight
 from composer.mcp._hub import Change, ListChangedHub
+from composer.mcp._releases import Releases
 from composer.mcp._request import Endpoint
 from composer.mcp._settings import McpSettings
 from composer.mcp._sse import EventStream
@@ -91,6 +94,8 @@ class Session:
         self.last_active = now
         self.closed = False
         self.unsubscribe: Callable[[], None] = lambda: None
+        # Lets go of resource subscriptions in the background (the session's backend's release).
+        self.release: Callable[[Collection[str]], None] = lambda uris: None
         self._settings = settings
         self._streams: OrderedDict[str, EventStream] = OrderedDict()
         self._next_stream = 0
@@ -205,6 +210,8 @@ class Session:
             return
         self.closed = True
         self.unsubscribe()
+        self.release(frozenset(self.subscriptions))
+        self.subscriptions.clear()
         for in_flight in list(self.in_flight.values()):
             in_flight.cancel()
         for reply in self._replies.values():
@@ -221,9 +228,16 @@ class Session:
 class SessionStore:
     """The live sessions, by id."""
 
-    def __init__(self, settings: McpSettings, hub: ListChangedHub, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        settings: McpSettings,
+        hub: ListChangedHub,
+        clock: Callable[[], float] = time.monotonic,
+        releases: Releases | None = None,
+    ) -> None:
         self._settings = settings
         self._hub = hub
+        self._releases = releases or Releases()
         self._clock = clock
         self._sessions: dict[str, Session] = {}
         self._next_sweep = 0.0
@@ -254,6 +268,7 @@ class SessionStore:
             now=self._clock(),
         )
         session.unsubscribe = self._hub.subscribe(endpoint.tenant, endpoint.virtual_server, session)
+        session.release = lambda uris: self._releases.release(backend, uris)
         self._sessions[session_id] = session
         return session
 

@@ -4,7 +4,8 @@ The official SDK client on a real virtual endpoint, in both protocol eras, over 
 (Streamable HTTP and stdio, each as a 2026-07-28 server and as a handshake-only one): progress,
 log messages, sampling, elicitation and roots reach the client's callbacks and the tool gets the
 answers; a cancellation reaches the upstream as the cancellation of its own request; completion
-and resource subscriptions go through the endpoint.
+and resource subscriptions (resources/subscribe, and a 2026-07-28 listen's resourceSubscriptions)
+go through the endpoint, and end upstream when their client goes.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import mcp_types as types
 import pytest
 from mcp import Client
 from mcp.client.session import ClientRequestContext
+from mcp.client.subscriptions import ResourceUpdated
 from mcp.shared.exceptions import MCPError
 
 from tests.e2e._agents import agent_client, open_to_agent
@@ -75,7 +77,7 @@ async def endpoint(tmp_path: Any) -> AsyncIterator[Endpoint]:
             await approve_all(api, upstream_id)
             entries += [
                 {"upstream_id": upstream_id, "kind": "tool", "key": key}
-                for key in ("interact", "wait", "cancellations", "touch", "regional")
+                for key in ("interact", "wait", "cancellations", "touch", "regional", "subscriptions")
             ]
             entries += [
                 {"upstream_id": upstream_id, "kind": "prompt", "key": "greet"},
@@ -250,3 +252,68 @@ async def test_a_subscribed_client_hears_the_upstreams_resource_updates(endpoint
             while not callbacks.updated:
                 await anyio.sleep(0.02)
     assert callbacks.updated == [status_uri(*UPSTREAMS["webm"])]
+
+
+async def upstream_subscriptions(client: Client, slug: str) -> set[str]:
+    """What the upstream ``slug`` is subscribed to now: by resources/subscribe and open listen streams."""
+    now = json.loads(text_of(await client.call_tool(f"{slug}_subscriptions", {})))
+    return set(now["subscribed"]) | set(now["listening"])
+
+
+async def until_unsubscribed(endpoint: Endpoint, uris: dict[str, str]) -> None:
+    async with agent_client(endpoint.url, endpoint.key, mode="2026-07-28") as observer:
+        for slug, uri in uris.items():
+            while uri in await upstream_subscriptions(observer, slug):
+                await anyio.sleep(0.05)
+
+
+async def test_a_2026_client_listening_to_resources_hears_their_updates_until_it_stops_listening(
+    endpoint: Endpoint,
+) -> None:
+    # Atrium subscribes each URI at its upstream: a listen stream of its own (webm, locm), or
+    # resources/subscribe (webl, locl); the client's stream ending lets go of all of them.
+    uris = {slug: status_uri(*kind) for slug, kind in UPSTREAMS.items()}
+    with anyio.fail_after(60):
+        async with (
+            agent_client(endpoint.url, endpoint.key, mode="2026-07-28") as client,
+            client.listen(resource_subscriptions=list(uris.values())) as subscription,
+        ):
+            assert subscription.honored is not None
+            assert set(subscription.honored.resource_subscriptions or ()) == set(uris.values())
+            for slug, uri in uris.items():
+                assert uri in await upstream_subscriptions(client, slug), slug
+                await client.call_tool(f"{slug}_touch", {"uri": uri})
+                event = await subscription.__anext__()
+                assert isinstance(event, ResourceUpdated), slug
+                assert event.uri == uri, slug
+        await until_unsubscribed(endpoint, uris)
+
+
+async def test_a_2026_client_listening_to_a_resource_the_endpoint_does_not_serve_is_told_it_does_not_exist(
+    endpoint: Endpoint,
+) -> None:
+    served = status_uri(*UPSTREAMS["webl"])
+    with anyio.fail_after(30):
+        async with agent_client(endpoint.url, endpoint.key, mode="2026-07-28") as client:
+            with pytest.raises(MCPError) as refused:
+                async with client.listen(resource_subscriptions=[served, "fwd://not/served"]):
+                    pass
+        assert refused.value.error.code == types.INVALID_PARAMS
+        assert refused.value.error.data == {"uri": "fwd://not/served"}
+        await until_unsubscribed(endpoint, {"webl": served})  # what it subscribed first is let go
+
+
+@pytest.mark.filterwarnings("ignore::mcp.shared.exceptions.MCPDeprecationWarning")  # a handshake-era method
+async def test_a_session_that_ends_without_unsubscribing_lets_go_of_its_upstream_subscriptions(
+    endpoint: Endpoint,
+) -> None:
+    uris = {slug: status_uri(*kind) for slug, kind in UPSTREAMS.items()}
+    with anyio.fail_after(60):
+        async with agent_client(endpoint.url, endpoint.key, mode="legacy") as client:
+            for uri in uris.values():
+                await client.subscribe_resource(uri)
+                await client.subscribe_resource(uri)  # twice in one session: held once
+            for slug, uri in uris.items():
+                assert uri in await upstream_subscriptions(client, slug), slug
+        # Leaving the client ends its session (DELETE) without unsubscribing.
+        await until_unsubscribed(endpoint, uris)

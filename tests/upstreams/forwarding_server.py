@@ -13,7 +13,8 @@ started, of those whose task was cancelled, and the request ids named by
 ``notifications/cancelled``. ``regional`` echoes an argument annotated ``x-mcp-header`` (a
 2026-07-28 client must mirror it as ``Mcp-Param-Region``, which the SDK server checks). The prompt ``greet`` has completions, and ``resources/subscribe``
 and ``resources/unsubscribe`` are accepted; ``touch`` sends ``notifications/resources/updated`` for a URI (at 2026-07-28 to the
-``subscriptions/listen`` streams that name it, the era's only way).
+``subscriptions/listen`` streams that name it, the era's only way); ``subscriptions`` tells which URIs
+are subscribed now (by resources/subscribe, and by the listen streams open now).
 ``--era legacy`` serves only the ``initialize`` handshake (see ``demo_server``), so the
 server-to-client requests are standalone requests whatever era Atrium's client speaks.
 """
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections import Counter
 from typing import Annotated, Any
 
 import anyio
@@ -46,6 +48,8 @@ from pydantic import BaseModel, Field
 from tests.upstreams.demo_server import DemoServer, Era
 
 SEEN: dict[str, list[Any]] = {"started": [], "cancelled": [], "notices": []}
+SUBSCRIBED: set[str] = set()  # by resources/subscribe
+LISTENING: Counter[str] = Counter()  # URIs named by the subscriptions/listen streams open now
 
 
 class Answer(BaseModel):
@@ -77,7 +81,19 @@ def build_server(transport: str, era: Era = "dual") -> DemoServer:
             SEEN["notices"].append((getattr(ctx, "params", None) or {}).get("requestId"))
         return await call_next(ctx)
 
+    async def record_listens(ctx: Any, call_next: Any) -> Any:
+        if ctx.method != "subscriptions/listen":
+            return await call_next(ctx)
+        notifications = (getattr(ctx, "params", None) or {}).get("notifications") or {}
+        uris = list(notifications.get("resourceSubscriptions") or ())
+        LISTENING.update(uris)
+        try:
+            return await call_next(ctx)  # the stream is open until this returns
+        finally:
+            LISTENING.subtract(uris)
+
     server.middleware.append(record_cancellations)
+    server.middleware.append(record_listens)
 
     @server.tool(description="Talk back to the client, then answer.")
     async def interact(
@@ -110,6 +126,10 @@ def build_server(transport: str, era: Era = "dual") -> DemoServer:
     def cancellations() -> str:
         return json.dumps(SEEN)
 
+    @server.tool(description="The URIs subscribed now: by resources/subscribe, and by open listen streams.")
+    def subscriptions() -> str:
+        return json.dumps({"subscribed": sorted(SUBSCRIBED), "listening": sorted(+LISTENING)})
+
     @server.prompt(description="Greet someone.")
     def greet(name: str) -> str:
         return f"Say hello to {name}."
@@ -137,9 +157,11 @@ def build_server(transport: str, era: Era = "dual") -> DemoServer:
         return "touched"
 
     async def subscribe(ctx: Any, params: SubscribeRequestParams) -> EmptyResult:
+        SUBSCRIBED.add(str(params.uri))
         return EmptyResult()
 
     async def unsubscribe(ctx: Any, params: UnsubscribeRequestParams) -> EmptyResult:
+        SUBSCRIBED.discard(str(params.uri))
         return EmptyResult()
 
     # MCPServer has no public way to accept resources/(un)subscribe; tests only.

@@ -208,7 +208,7 @@ async def serve(backend: DemoBackend | None = None, settings: McpSettings | None
     mcp = create_mcp_asgi(DemoResolver(backend), settings or McpSettings(json_window=0.5), hub=hub)
     port = free_port()
     config = uvicorn.Config(
-        Litestar(route_handlers=[mcp_route(mcp)], logging_config=None),
+        Litestar(route_handlers=[mcp_route(mcp)], lifespan=[lambda _app: mcp.running()], logging_config=None),
         host="127.0.0.1",
         port=port,
         log_level="warning",
