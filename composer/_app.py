@@ -22,6 +22,7 @@ from composer._protected_resource import protected_resource_route
 from composer._served_cache import ServedViewCache
 from composer._services import Services, build_services
 from composer._subscriptions import ResourceSubscriptions
+from composer._suspended_calls import SuspendedCalls
 from composer.api import (
     AgentKeyController,
     CatalogController,
@@ -64,10 +65,13 @@ def create_app(
     cache = ServedViewCache()
     subscriptions = ResourceSubscriptions(hub)
     access = EndpointAccess(lambda: holder[0].agent_auth, lambda: holder[0].policies, settings.public_url)
+    mcp_settings = McpSettings.from_env(environ or {})
+    # 2026-07-28 clients' calls suspended while handshake-era upstreams wait on them: this process's own.
+    suspended = SuspendedCalls(ttl=mcp_settings.client_request_timeout)
     resolver = VirtualServerResolver(
-        lambda: holder[0].virtual_servers, lambda: holder[0].pool, cache, access, subscriptions
+        lambda: holder[0].virtual_servers, lambda: holder[0].pool, cache, access, subscriptions, suspended
     )
-    mcp = create_mcp_asgi(resolver, McpSettings.from_env(environ or {}), hub=hub)
+    mcp = create_mcp_asgi(resolver, mcp_settings, hub=hub)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -80,7 +84,12 @@ def create_app(
                 # The embedded default migrates itself; PostgreSQL is migrated by `atrium db upgrade`.
                 await upgrade_database(services.engine)
             await services.policies.load()  # every admin and MCP decision needs the policy lines
-            async with services.pool.running(), mcp.running(), anyio.create_task_group() as tasks:
+            async with (
+                services.pool.running(),
+                mcp.running(),
+                suspended.running(),
+                anyio.create_task_group() as tasks,
+            ):
                 tasks.start_soon(services.policies.run)  # picks up other processes' policy changes
                 if run_scheduler:
                     tasks.start_soon(services.scheduler.run)

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from composer._endpoint_access import EndpointAccess
 from composer._served_cache import ServedViewCache
 from composer._subscriptions import ResourceSubscriptions
+from composer._suspended_calls import SuspendedCalls
 from composer._virtual_backend import VirtualServerBackend
 from composer.mcp import ListChangedHub, McpBackend
 from policies import ANY_DOMAIN
@@ -32,11 +33,13 @@ class VirtualServerResolver:
         cache: ServedViewCache,
         access: EndpointAccess,
         subscriptions: ResourceSubscriptions | None = None,
+        suspended: SuspendedCalls | None = None,
     ) -> None:
         # Callables: the services exist only once the app's lifespan has started.
         self._servers, self._pool, self._cache = servers, pool, cache
         self._access = access
         self._subscriptions = subscriptions
+        self._suspended = suspended
 
     async def resolve(
         self, path_params: Mapping[str, str], headers: Mapping[str, str], base_url: str
@@ -63,6 +66,7 @@ class VirtualServerResolver:
             self._subscriptions,
             visibility=admission,
             owner=admission.owner(),
+            suspended=self._suspended,
         )
 
 

@@ -23,10 +23,11 @@ from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from composer._input_required import fulfil, needs_input, retried
 from composer._served_cache import ServedViewCache
 from composer._subscriptions import ResourceSubscriptions
+from composer._suspended_calls import Binding, SuspendedCalls, suspends
 from composer.mcp._backend import ListKind, ListPage, McpError, RequestContext, ServerInfo
 from composer.mcp._wire import META_LOG_LEVEL, MODERN_VERSIONS
 from registry import InvalidInputError, ItemKind, UpstreamError
-from registry._downstream import DownstreamError
+from registry._downstream import Downstream, DownstreamError
 from registry._errors import UpstreamReplyError
 from registry._paging import decode_cursor, encode_cursor
 from registry._pool import UpstreamPool
@@ -107,8 +108,11 @@ class VirtualServerBackend:
         subscriptions: ResourceSubscriptions | None = None,
         visibility: Visibility | None = None,
         owner: str | None = None,
+        suspended: SuspendedCalls | None = None,
     ) -> None:
         self._servers, self._pool = servers, pool
+        # Calls of 2026-07-28 clients kept while a handshake-era upstream waits on them (the app's one registry).
+        self._suspended = suspended
         self._visibility, self._owner = visibility, owner
         self._cache = cache or ServedViewCache(ttl=0.0)
         self._subscriptions = subscriptions
@@ -305,16 +309,23 @@ class VirtualServerBackend:
         downstream = ClientDownstream(ctx)
         headers = _param_headers(entry, method, params)
 
-        async def send(params: Mapping[str, Any]) -> dict[str, Any]:
-            return await self._pool.request(
-                entry.upstream, self._tenant, method, params, downstream=downstream, headers=headers
-            )
+        async def send(params: Mapping[str, Any], via: Downstream = downstream) -> dict[str, Any]:
+            try:
+                return await self._pool.request(
+                    entry.upstream, self._tenant, method, params, downstream=via, headers=headers
+                )
+            except UpstreamError as exc:
+                raise _mcp_error(exc) from exc
 
-        result = await self._send(send, params)
+        if self._suspended is not None and suspends(method, ctx.protocol_version, entry.upstream.protocol_version):
+            # The upstream asks with standalone requests, which a 2026-07-28 client gets as input_required.
+            binding = Binding.of(self._tenant, self._slug, self._owner, entry.upstream.id, method, params)
+            return await self._suspended.forward(binding, params, ctx, downstream, send)
+        result = await send(params)
         if needs_input(result) and ctx.protocol_version not in MODERN_VERSIONS:
 
             async def retry(answers: dict[str, Any], state: object) -> dict[str, Any]:
-                return await self._send(send, retried(params, answers, state))
+                return await send(retried(params, answers, state))
 
             return await fulfil(result, ctx.request, retry)
         return result
