@@ -17,6 +17,12 @@ request's :class:`~registry._downstream.Downstream`, and its answer is POSTed ba
   ``notifications/cancelled``.
 * 2026-07-28: no session; every request carries the ``_meta`` envelope and the ``Mcp-Method``
   / ``Mcp-Name`` headers. Closing the response stream is the cancellation.
+
+What the upstream sends outside any request arrives, in the handshake era, on the session's
+standalone GET stream (the spec's "listening for messages from the server"):
+:meth:`HttpUpstream.hold_session_stream` keeps it open for the pool, in a task of its own, so the
+per-call path never waits on it. Its notifications go to ``on_notification``; a server-to-client
+request on it belongs to no client request, so it is refused (never guessed at a client).
 """
 
 from __future__ import annotations
@@ -32,8 +38,8 @@ import msgspec
 from mcp.shared.inbound import encode_header_value
 from mcp_types.version import LATEST_HANDSHAKE_VERSION, MODERN_PROTOCOL_VERSIONS
 
-from registry._downstream import Downstream, DownstreamError
-from registry._errors import UpstreamProtocolError, UpstreamReplyError, UpstreamUnreachableError
+from registry._downstream import Downstream, DownstreamError, NoDownstream
+from registry._errors import UpstreamError, UpstreamProtocolError, UpstreamReplyError, UpstreamUnreachableError
 
 if TYPE_CHECKING:
     from registry._upstream_target import UpstreamTarget
@@ -43,6 +49,11 @@ logger = logging.getLogger(__name__)
 _ACCEPT: Final = "application/json, text/event-stream"
 _NAMED_BY: Final = {"tools/call": "name", "prompts/get": "name", "resources/read": "uri"}
 _CANCEL_NOTICE_SECONDS: Final = 2.0
+# Waits before the GET stream is opened again: doubling from the first to the last, back to the
+# first once a stream delivered an event; an SSE ``retry:`` field from the upstream overrides it.
+_STREAM_RETRY_FIRST: Final = 0.5
+_STREAM_RETRY_LAST: Final = 30.0
+_SUBSCRIBING: Final = frozenset({"resources/subscribe", "resources/unsubscribe"})
 # Declared to every upstream: whether this client can answer is known per call, not per session.
 CLIENT_CAPABILITIES: Final[dict[str, Any]] = {"sampling": {}, "elicitation": {}, "roots": {"listChanged": False}}
 CLIENT_INFO: Final[dict[str, Any]] = {"name": "atrium", "version": "0.1.0"}
@@ -78,6 +89,9 @@ class HttpUpstream:
         self._init_lock = anyio.Lock()
         self._ids = itertools.count(1)
         self._on_notification = on_notification
+        self._subscribed: set[str] = set()  # handshake era: URIs resources/subscribe'd on the session
+        self._closed = False
+        self._stream_scope: anyio.CancelScope | None = None
 
     async def request(
         self,
@@ -100,10 +114,21 @@ class HttpUpstream:
         await self._handshake()
         session = self._session_id
         try:
-            return await self._send(method, params, downstream)
+            result = await self._send(method, params, downstream)
         except _SessionExpiredError:
             await self._handshake(expired=session)
-            return await self._send(method, params, downstream)
+            result = await self._send(method, params, downstream)
+        if method in _SUBSCRIBING and isinstance(uri := params.get("uri"), str):
+            if method == "resources/subscribe":
+                self._subscribed.add(uri)
+            else:
+                self._subscribed.discard(uri)
+        return result
+
+    @property
+    def holds_subscriptions(self) -> bool:
+        """Whether the handshake session holds ``resources/subscribe`` subscriptions (keep it open)."""
+        return bool(self._subscribed)
 
     async def _handshake(self, expired: str | None = None) -> None:
         async with self._init_lock:
@@ -119,6 +144,17 @@ class HttpUpstream:
             self._version = str(result.get("protocolVersion") or LATEST_HANDSHAKE_VERSION)
             await self._notify("notifications/initialized", {})
             self._initialized = True
+            if expired is not None:
+                await self._resubscribe()
+
+    async def _resubscribe(self) -> None:
+        """Subscriptions die with their session: hold them again on the new one."""
+        for uri in sorted(self._subscribed):
+            try:
+                await self._send("resources/subscribe", {"uri": uri}, NoDownstream())
+            except (UpstreamError, _SessionExpiredError, aiohttp.ClientError):
+                logger.warning("could not renew a resource subscription on a new upstream session", exc_info=True)
+                self._subscribed.discard(uri)
 
     async def _send(
         self,
@@ -211,6 +247,72 @@ class HttpUpstream:
             raise UpstreamUnreachableError(f"subscriptions/listen failed: {type(exc).__name__}") from exc
         raise UpstreamUnreachableError("upstream cut its subscriptions/listen stream")
 
+    async def hold_session_stream(self) -> None:
+        """Hold the handshake session's standalone GET stream until :meth:`close`.
+
+        Its notifications go to ``on_notification``; its server-to-client requests get a JSON-RPC
+        error. A cut or refused stream is opened again after a wait (with ``Last-Event-ID`` when
+        the upstream numbered its events). Returns at once for a 2026-07-28 upstream, without
+        ``on_notification`` or without a session, and when the upstream answers 405 (it offers no
+        such stream). Run it as a task of its own: it raises nothing but cancellation.
+        """
+        if self._modern or self._on_notification is None or self._closed:
+            return
+        with anyio.CancelScope() as self._stream_scope:
+            stream = _StreamState()
+            while True:
+                try:
+                    await self._handshake()
+                    if self._session_id is None:
+                        return  # a stateless upstream: no session to listen on
+                    if not await self._listen_once(stream):
+                        return
+                except (UpstreamError, _SessionExpiredError, aiohttp.ClientError, TimeoutError) as exc:
+                    logger.debug("upstream GET stream failed: %s", type(exc).__name__)
+                except Exception:  # task top: the stream stays best-effort, the pool unharmed
+                    logger.exception("upstream GET stream failed")
+                await anyio.sleep(stream.next_wait())
+
+    def close(self) -> None:
+        """Close the GET stream, now or as soon as :meth:`hold_session_stream` starts."""
+        self._closed = True
+        if self._stream_scope is not None:
+            self._stream_scope.cancel()
+
+    async def _listen_once(self, stream: _StreamState) -> bool:
+        """Read one GET stream to its end; False when the upstream offers none (405)."""
+        session = self._session_id
+        if stream.session != session:
+            stream.session, stream.last_event_id = session, None  # event ids are the session's
+        headers = self._session_headers()
+        headers["Accept"] = "text/event-stream"
+        del headers["Content-Type"]
+        if stream.last_event_id is not None:
+            headers["Last-Event-ID"] = stream.last_event_id
+        async with self._http.get(self._url, headers=headers) as response:
+            if response.status == 405:
+                logger.debug("upstream %s offers no GET stream", self._url)
+                return False
+            if response.status == 404:
+                # The session expired, or the upstream serves no GET here: a ping tells which, and
+                # renews an expired session (subscriptions too); the next attempt follows it.
+                await self.request("ping", {}, NoDownstream())
+            if response.status >= 400 or response.content_type != "text/event-stream":
+                raise UpstreamProtocolError(f"upstream answered its GET stream with HTTP {response.status}")
+            async for event_id, retry, data in _sse(response):
+                stream.heard(event_id, retry)
+                if data:
+                    await self._unsolicited(_decode_message(data))
+        return True
+
+    async def _unsolicited(self, message: dict[str, Any]) -> None:
+        if "method" not in message:
+            logger.debug("ignored a response on the upstream's GET stream")
+        elif "id" in message:
+            await self._answer(message, NoDownstream())  # no client caused it: refuse, never guess one
+        else:
+            await self._notified(message, 0, None)
+
     def _post(self, body: bytes, headers: Mapping[str, str]) -> Any:
         return self._http.post(self._url, data=body, headers=headers)
 
@@ -289,6 +391,29 @@ class _SessionExpiredError(Exception):
     """HTTP 404 on a request with a session id: initialize again (the spec's session expiry)."""
 
 
+class _StreamState:
+    """What a GET stream carries over to the next one: the last event id, and the wait."""
+
+    def __init__(self) -> None:
+        self.session: str | None = None
+        self.last_event_id: str | None = None
+        self._retry: float | None = None  # the upstream's own ``retry:``, in seconds
+        self._wait = _STREAM_RETRY_FIRST
+
+    def heard(self, event_id: str | None, retry: float | None) -> None:
+        if event_id is not None:
+            self.last_event_id = event_id or None  # an empty id resets it (the SSE spec)
+        if retry is not None:
+            self._retry = retry
+        self._wait = _STREAM_RETRY_FIRST  # the stream worked: a later cut is news, not a pattern
+
+    def next_wait(self) -> float:
+        if self._retry is not None:
+            return self._retry
+        wait, self._wait = self._wait, min(self._wait * 2, _STREAM_RETRY_LAST)
+        return wait
+
+
 async def _events(response: aiohttp.ClientResponse) -> Any:
     """The JSON-RPC messages of an SSE stream (``data:`` lines; comments and ids ignored)."""
     data: list[bytes] = []
@@ -300,6 +425,28 @@ async def _events(response: aiohttp.ClientResponse) -> Any:
                 data = []
         elif line.startswith(b"data:"):
             data.append(line[6:] if line[5:6] == b" " else line[5:])
+
+
+async def _sse(response: aiohttp.ClientResponse) -> Any:
+    """The events of an SSE stream as (id or None, retry seconds or None, data), per the SSE spec."""
+    data: list[bytes] = []
+    event_id: str | None = None
+    retry: float | None = None
+    async for raw in response.content:
+        line = raw.rstrip(b"\r\n")
+        if not line:
+            if data or event_id is not None or retry is not None:
+                yield event_id, retry, b"\n".join(data)
+            data, event_id, retry = [], None, None
+            continue
+        name, _, value = line.partition(b":")
+        value = value[1:] if value[:1] == b" " else value
+        if name == b"data":
+            data.append(value)
+        elif name == b"id" and b"\0" not in value:
+            event_id = value.decode("utf-8", "replace")
+        elif name == b"retry" and value.isdigit():
+            retry = min(max(int(value) / 1000, 0.1), _STREAM_RETRY_LAST)
 
 
 def _decode_message(body: bytes) -> dict[str, Any]:

@@ -182,10 +182,10 @@ class UpstreamPool:
         try:
             return await slot.upstream.request(method, params, downstream, headers)
         except UpstreamUnreachableError:
-            self._http_slots.pop(key, None)
+            self._forget_http(key, slot)
             raise
         except aiohttp.ClientConnectionError as exc:
-            self._http_slots.pop(key, None)
+            self._forget_http(key, slot)
             raise UpstreamUnreachableError(f"upstream {upstream.slug} is unreachable: {type(exc).__name__}") from exc
         except aiohttp.ClientError as exc:
             raise UpstreamProtocolError(f"upstream {upstream.slug}: {type(exc).__name__}") from exc
@@ -202,7 +202,15 @@ class UpstreamPool:
             slot = self._http_slots[key] = _HttpSlot(
                 HttpUpstream(target, self._http, upstream.protocol_version, notify)
             )
+            if notify is not None and self._tasks is not None:
+                # What the upstream sends outside requests (handshake era), until the slot goes.
+                self._tasks.start_soon(slot.upstream.hold_session_stream)
         return slot
+
+    def _forget_http(self, key: PoolKey, slot: _HttpSlot) -> None:
+        slot.upstream.close()
+        if self._http_slots.get(key) is slot:
+            del self._http_slots[key]
 
     async def listen_resources(
         self, upstream: Upstream, tenant: str | None, wanted: Callable[[], frozenset[str]], *, wait: bool = True
@@ -355,8 +363,9 @@ class UpstreamPool:
                 if slot.callbacks.in_flight == 0 and slot.listening == 0 and slot.last_used < cutoff:
                     self._drop(key, slot)
             for key, http_slot in list(self._http_slots.items()):
-                if http_slot.in_flight == 0 and http_slot.last_used < cutoff:
-                    del self._http_slots[key]
+                idle = http_slot.in_flight == 0 and not http_slot.upstream.holds_subscriptions
+                if idle and http_slot.last_used < cutoff:
+                    self._forget_http(key, http_slot)
 
     def open_sessions(self) -> int:
         sdk = sum(1 for slot in self._slots.values() if slot.session is not None and not slot.close.is_set())

@@ -14,7 +14,9 @@ started, of those whose task was cancelled, and the request ids named by
 2026-07-28 client must mirror it as ``Mcp-Param-Region``, which the SDK server checks). The prompt ``greet`` has completions, and ``resources/subscribe``
 and ``resources/unsubscribe`` are accepted; ``touch`` sends ``notifications/resources/updated`` for a URI (at 2026-07-28 to the
 ``subscriptions/listen`` streams that name it, the era's only way); ``subscriptions`` tells which URIs
-are subscribed now (by resources/subscribe, and by the listen streams open now).
+are subscribed now (by resources/subscribe, and by the listen streams open now). ``touch_later``
+(handshake era) returns at once and sends the update ``delay`` seconds later, outside any request,
+so an HTTP client hears it only on the session's GET stream.
 ``--era legacy`` serves only the ``initialize`` handshake (see ``demo_server``), so the
 server-to-client requests are standalone requests whatever era Atrium's client speaks.
 """
@@ -22,6 +24,7 @@ server-to-client requests are standalone requests whatever era Atrium's client s
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 from collections import Counter
 from typing import Annotated, Any
@@ -49,6 +52,7 @@ from tests.upstreams.demo_server import DemoServer, Era
 
 SEEN: dict[str, list[Any]] = {"started": [], "cancelled": [], "notices": []}
 SUBSCRIBED: set[str] = set()  # by resources/subscribe
+LATER: set[asyncio.Task[None]] = set()  # touch_later's pending updates (held, or asyncio may drop them)
 LISTENING: Counter[str] = Counter()  # URIs named by the subscriptions/listen streams open now
 
 
@@ -155,6 +159,22 @@ def build_server(transport: str, era: Era = "dual") -> DemoServer:
         updated = ResourceUpdatedNotification(params=ResourceUpdatedNotificationParams(uri=uri))
         await ctx.request_context.session.send_notification(updated, related_request_id=ctx.request_id)
         return "touched"
+
+    @server.tool(description="Announce that a resource changed, a while after answering.")
+    async def touch_later(uri: str, ctx: Context, delay: float = 0.2) -> str:
+        if ctx.protocol_version in MODERN_PROTOCOL_VERSIONS:
+            return "handshake era only: a 2026-07-28 request has no session to notify later"
+        session = ctx.request_context.session
+        updated = ResourceUpdatedNotification(params=ResourceUpdatedNotificationParams(uri=uri))
+
+        async def later() -> None:
+            await anyio.sleep(delay)
+            await session.send_notification(updated)  # no related request: the GET stream
+
+        task = asyncio.get_running_loop().create_task(later())
+        LATER.add(task)
+        task.add_done_callback(LATER.discard)
+        return "scheduled"
 
     async def subscribe(ctx: Any, params: SubscribeRequestParams) -> EmptyResult:
         SUBSCRIBED.add(str(params.uri))
