@@ -87,7 +87,8 @@ CredentialSpec = SecretCredential | OAuthClientCredentials
 class CredentialInfo(msgspec.Struct, frozen=True, kw_only=True):
     """A stored credential as it may be shown: never its value."""
 
-    tenant: str
+    # None: the platform's credential for a global upstream, used only to discover it.
+    tenant: str | None
     upstream_id: int
     name: str
     kind: CredentialKind

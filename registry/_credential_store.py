@@ -2,9 +2,16 @@
 
 Each tenant keeps its own credentials for each upstream it uses, its private ones and the
 global ones alike, keyed by the ``${NAME}`` placeholder they fill. A global upstream used on
-behalf of tenant T is rendered with T's credentials, never another tenant's. Values are
-encrypted with :class:`~registry._secrets.SecretBox`; only :meth:`CredentialStore.secrets_for`
-decrypts, for :class:`DatabaseCredentials`, and nothing here logs or shows a value.
+behalf of tenant T is rendered with T's credentials, never another tenant's.
+
+The platform (``tenant`` None) may keep credentials for a *global* upstream too: they render
+its templates when it is used for no tenant, i.e. to discover it (syncs, list_changed
+watchers). A tenant's call never falls back to them: a tenant without its own credential
+fails as if there were none.
+
+Values are encrypted with :class:`~registry._secrets.SecretBox`; only
+:meth:`CredentialStore.secrets_for` decrypts, for :class:`DatabaseCredentials`, and nothing
+here logs or shows a value.
 """
 
 from __future__ import annotations
@@ -14,7 +21,7 @@ import string
 from typing import TYPE_CHECKING
 
 import msgspec
-from sqlalchemy import Select, select
+from sqlalchemy import ColumnElement, Select, select
 from sqlalchemy.exc import IntegrityError
 
 from registry._catalog import GLOBAL_SCOPE, tenant_row, upstream_row
@@ -62,7 +69,7 @@ class SecretValues(dict[str, str]):
         return f"SecretValues({sorted(self)!r})"
 
 
-def info_from_row(row: CredentialRow, tenant: str) -> CredentialInfo:
+def info_from_row(row: CredentialRow, tenant: str | None) -> CredentialInfo:
     return CredentialInfo(
         tenant=tenant,
         upstream_id=row.upstream_id,
@@ -75,48 +82,66 @@ def info_from_row(row: CredentialRow, tenant: str) -> CredentialInfo:
     )
 
 
-async def _scoped(session: AsyncSession, tenant: str, upstream_id: int) -> TenantRow:
-    """The tenant, if ``upstream_id`` is its own upstream or a global one.
+async def _scoped(session: AsyncSession, tenant: str | None, upstream_id: int) -> int | None:
+    """The tenant's id, if ``upstream_id`` is its own upstream or a global one; None for the platform.
 
     Raises:
         NotFoundError: no such tenant, or no such upstream that the tenant uses.
+        InvalidInputError: the platform (``tenant`` None) and an upstream private to a tenant.
     """
-    tenant_record = await tenant_row(session, tenant)
     upstream = await upstream_row(session, upstream_id)
+    if tenant is None:
+        if upstream.scope != GLOBAL_SCOPE:
+            raise InvalidInputError(
+                f"upstream {upstream_id} belongs to tenant {upstream.scope!r}: its credentials are that tenant's"
+            )
+        return None
+    tenant_record = await tenant_row(session, tenant)
     if upstream.scope not in (tenant, GLOBAL_SCOPE):
         raise NotFoundError(f"no upstream {upstream_id} in tenant {tenant!r}")
-    return tenant_record
+    return tenant_record.id
 
 
-def _one(tenant_id: int, upstream_id: int, name: str) -> Select[CredentialRow]:
+def _owned_by(tenant_id: int | None) -> ColumnElement[bool]:
+    return CredentialRow.tenant_id.is_(None) if tenant_id is None else CredentialRow.tenant_id == tenant_id
+
+
+def _one(tenant_id: int | None, upstream_id: int, name: str) -> Select[CredentialRow]:
     return select(CredentialRow).where(
-        CredentialRow.tenant_id == tenant_id, CredentialRow.upstream_id == upstream_id, CredentialRow.name == name
+        _owned_by(tenant_id), CredentialRow.upstream_id == upstream_id, CredentialRow.name == name
     )
 
 
+def _whose(tenant: str | None) -> str:
+    return "the platform" if tenant is None else f"tenant {tenant}"
+
+
 class CredentialStore:
-    """Set, list, delete and rotate tenants' credentials for upstreams."""
+    """Set, list, delete and rotate credentials for upstreams: tenants', and the platform's (``tenant`` None)."""
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], box: SecretBox) -> None:
         self._sessions = sessions
         self._box = box
-        self._listeners: list[Callable[[str, int], None]] = []
+        self._listeners: list[Callable[[str | None, int], None]] = []
 
-    def on_change(self, listener: Callable[[str, int], None]) -> None:
-        """Call ``listener(tenant, upstream_id)`` after each change (caches of rendered targets drop theirs)."""
+    def on_change(self, listener: Callable[[str | None, int], None]) -> None:
+        """Call ``listener(tenant, upstream_id)`` after each change (caches of rendered targets drop theirs).
+
+        ``tenant`` is None for a platform credential.
+        """
         self._listeners.append(listener)
 
-    def _changed(self, tenant: str, upstream_id: int) -> None:
+    def _changed(self, tenant: str | None, upstream_id: int) -> None:
         for listener in self._listeners:
             listener(tenant, upstream_id)
 
     async def set_credential(
-        self, tenant: str, upstream_id: int, name: str, spec: CredentialSpec, *, principal: str
+        self, tenant: str | None, upstream_id: int, name: str, spec: CredentialSpec, *, principal: str
     ) -> CredentialInfo:
-        """Create or replace the credential ``name`` of ``tenant`` for the upstream.
+        """Create or replace the credential ``name`` of ``tenant`` (None: the platform) for the upstream.
 
         Raises:
-            InvalidInputError: ``name`` is not a placeholder name.
+            InvalidInputError: ``name`` is not a placeholder name, or the platform and a private upstream.
             NotFoundError: no such tenant, or the upstream is neither the tenant's nor global.
             SecretKeyError: no key to encrypt with (PostgreSQL without ``ATRIUM_SECRET_KEYS``).
         """
@@ -128,12 +153,12 @@ class CredentialStore:
         ciphertext = self._box.encrypt(secret)
         for _attempt in range(2):
             async with self._sessions() as session:
-                tenant_record = await _scoped(session, tenant, upstream_id)
-                row = await session.scalar(_one(tenant_record.id, upstream_id, name))
+                tenant_id = await _scoped(session, tenant, upstream_id)
+                row = await session.scalar(_one(tenant_id, upstream_id, name))
                 stamp = now()
                 if row is None:
                     row = CredentialRow(
-                        tenant_id=tenant_record.id,
+                        tenant_id=tenant_id,
                         upstream_id=upstream_id,
                         name=name,
                         created_by=principal,
@@ -146,51 +171,51 @@ class CredentialStore:
                 except IntegrityError:
                     continue  # a concurrent put created it first: replace that one
                 logger.info(
-                    "credential %s of tenant %s for upstream %s set by %s", name, tenant, upstream_id, principal
+                    "credential %s of %s for upstream %s set by %s", name, _whose(tenant), upstream_id, principal
                 )
                 self._changed(tenant, upstream_id)
                 return info_from_row(row, tenant)
         raise ConflictError(f"credential {name!r} changed concurrently; try again")
 
-    async def list_credentials(self, tenant: str, upstream_id: int) -> list[CredentialInfo]:
-        """The tenant's credentials for the upstream, by name; never their values.
+    async def list_credentials(self, tenant: str | None, upstream_id: int) -> list[CredentialInfo]:
+        """The tenant's (None: the platform's) credentials for the upstream, by name; never their values.
 
         Raises:
             NotFoundError: as :meth:`set_credential`.
         """
         async with self._sessions() as session:
-            tenant_record = await _scoped(session, tenant, upstream_id)
+            tenant_id = await _scoped(session, tenant, upstream_id)
             rows = await session.scalars(
                 select(CredentialRow)
-                .where(CredentialRow.tenant_id == tenant_record.id, CredentialRow.upstream_id == upstream_id)
+                .where(_owned_by(tenant_id), CredentialRow.upstream_id == upstream_id)
                 .order_by(CredentialRow.name)
             )
             return [info_from_row(row, tenant) for row in rows]
 
-    async def delete_credential(self, tenant: str, upstream_id: int, name: str) -> None:
-        """Raises: NotFoundError: as :meth:`set_credential`, or no such credential."""
+    async def delete_credential(self, tenant: str | None, upstream_id: int, name: str) -> None:
+        """Raises: NotFoundError, InvalidInputError: as :meth:`set_credential`, or no such credential."""
         check_name(name)
         async with self._sessions() as session:
-            tenant_record = await _scoped(session, tenant, upstream_id)
-            row = await session.scalar(_one(tenant_record.id, upstream_id, name))
+            tenant_id = await _scoped(session, tenant, upstream_id)
+            row = await session.scalar(_one(tenant_id, upstream_id, name))
             if row is None:
-                raise NotFoundError(f"no credential {name!r} of tenant {tenant!r} for upstream {upstream_id}")
+                raise NotFoundError(f"no credential {name!r} of {_whose(tenant)} for upstream {upstream_id}")
             await session.delete(row)
             await session.commit()
         self._changed(tenant, upstream_id)
-        logger.info("credential %s of tenant %s for upstream %s deleted", name, tenant, upstream_id)
+        logger.info("credential %s of %s for upstream %s deleted", name, _whose(tenant), upstream_id)
 
-    async def secrets_for(self, tenant: str, upstream_id: int, names: Collection[str]) -> list[StoredCredential]:
-        """Decrypted credentials ``names`` of ``tenant`` for the upstream (those that are set).
+    async def secrets_for(self, tenant: str | None, upstream_id: int, names: Collection[str]) -> list[StoredCredential]:
+        """Decrypted credentials ``names`` of ``tenant`` (None: the platform) for the upstream, those set.
 
         Raises:
             SecretKeyError: no configured key decrypts one of them.
         """
-        query = (
-            select(CredentialRow)
-            .join(TenantRow, TenantRow.id == CredentialRow.tenant_id)
-            .where(TenantRow.slug == tenant, CredentialRow.upstream_id == upstream_id, CredentialRow.name.in_(names))
-        )
+        query = select(CredentialRow).where(CredentialRow.upstream_id == upstream_id, CredentialRow.name.in_(names))
+        if tenant is None:
+            query = query.where(CredentialRow.tenant_id.is_(None))
+        else:
+            query = query.join(TenantRow, TenantRow.id == CredentialRow.tenant_id).where(TenantRow.slug == tenant)
         async with self._sessions() as session:
             rows = list(await session.scalars(query))
         found: list[StoredCredential] = []
@@ -198,7 +223,7 @@ class CredentialStore:
             try:
                 secret = self._box.decrypt(row.ciphertext)
             except SecretKeyError as exc:
-                raise SecretKeyError(f"credential {row.name!r} of tenant {tenant!r}: {exc.detail}") from None
+                raise SecretKeyError(f"credential {row.name!r} of {_whose(tenant)}: {exc.detail}") from None
             found.append(
                 StoredCredential(
                     name=row.name,
@@ -240,7 +265,8 @@ def placeholders(upstream: Upstream) -> set[str]:
 
 
 class DatabaseCredentials:
-    """The :class:`CredentialSource` of a running Atrium: each tenant's stored credentials."""
+    """The :class:`CredentialSource` of a running Atrium: each tenant's stored credentials, and the
+    platform's for discovering global upstreams."""
 
     def __init__(self, store: CredentialStore, tokens: TokenCache | None = None) -> None:
         self._store = store
@@ -249,15 +275,17 @@ class DatabaseCredentials:
     async def values_for(self, upstream: Upstream, tenant: str | None) -> Mapping[str, str]:
         """The values of the placeholders ``upstream`` uses, from ``tenant``'s credentials.
 
-        A global upstream used for no tenant gets none; a missing one is reported by rendering.
+        A global upstream used for no tenant (discovery) gets the platform's credentials; a
+        tenant's use never does, even where the tenant has none. A missing value is reported
+        by rendering.
 
         Raises:
             SecretKeyError: a stored credential cannot be decrypted.
             UpstreamError: an OAuth token endpoint failed (its subclasses say how).
         """
         values = SecretValues()
-        if tenant is None or upstream.tenant not in (None, tenant):
-            return values
+        if upstream.tenant not in (None, tenant):
+            return values  # another tenant's upstream, or a private one used for no tenant
         names = placeholders(upstream)
         if not names:
             return values
@@ -269,12 +297,12 @@ class DatabaseCredentials:
                 client = msgspec.convert({**stored.details, "client_secret": stored.secret}, ClientCredentials)
             except msgspec.ValidationError:
                 raise InvalidInputError(
-                    f"credential {stored.name!r} of tenant {tenant!r} is incomplete; set it again"
+                    f"credential {stored.name!r} of {_whose(tenant)} is incomplete; set it again"
                 ) from None
             values[stored.name] = await self._tokens.token(
                 (tenant, upstream.id, stored.name),
                 stored.version,
                 client,
-                label=f"credential {stored.name!r} of tenant {tenant!r}",
+                label=f"credential {stored.name!r} of {_whose(tenant)}",
             )
         return values

@@ -12,12 +12,14 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     String,
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -189,21 +191,37 @@ class ApiTokenRow(Base):
     created_by: Mapped[str | None] = mapped_column(String(200))
 
 
+_PLATFORM_ROW = text("tenant_id IS NULL")
+
+
 class CredentialRow(Base):
     """One tenant's secret for one upstream, filling the ``${name}`` placeholders of its templates.
 
-    ``ciphertext`` is a Fernet token (registry/_secrets.py); ``details`` holds only what is not
-    secret (an OAuth token URL, client id, scope, audience) and may be shown.
+    ``tenant_id`` None is the platform's credential for a global upstream, used only to discover
+    it (a sync has no tenant); tenants' calls never use it. ``ciphertext`` is a Fernet token
+    (registry/_secrets.py); ``details`` holds only what is not secret (an OAuth token URL, client
+    id, scope, audience) and may be shown.
+
+    Uniqueness: NULLs are distinct in a unique constraint (SQLite and PostgreSQL alike), so the
+    constraint holds tenants' rows and a partial unique index holds the platform's.
     """
 
     __tablename__ = "credentials"
     __table_args__ = (
         UniqueConstraint("tenant_id", "upstream_id", "name"),
+        Index(
+            "uq_credentials_platform_upstream_id_name",
+            "upstream_id",
+            "name",
+            unique=True,
+            sqlite_where=_PLATFORM_ROW,
+            postgresql_where=_PLATFORM_ROW,
+        ),
         CheckConstraint("kind IN ('secret', 'oauth_client_credentials')", name="kind"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    tenant_id: Mapped[int | None] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
     upstream_id: Mapped[int] = mapped_column(ForeignKey("upstreams.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(64))
     kind: Mapped[str] = mapped_column(String(32))

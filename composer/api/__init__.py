@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from composer.api._agent_keys import AgentKeyController
 from composer.api._catalog import CatalogController
-from composer.api._credentials import CredentialController
+from composer.api._credentials import CredentialController, PlatformCredentialController
 from composer.api._issuers import IssuerController
 from composer.api._policies import PlatformPolicyController, TenantPolicyController
 from composer.api._reviews import ReviewController
@@ -17,6 +17,7 @@ __all__ = [
     "CatalogController",
     "CredentialController",
     "IssuerController",
+    "PlatformCredentialController",
     "PlatformPolicyController",
     "ReviewController",
     "TenantController",

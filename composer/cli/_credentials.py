@@ -1,4 +1,5 @@
-"""Credentials: a tenant's values for its upstreams (over the admin API) and the keys that encrypt them."""
+"""Credentials: a tenant's values for its upstreams, the platform's for discovering global ones (over
+the admin API), and the keys that encrypt them."""
 
 from __future__ import annotations
 
@@ -44,7 +45,33 @@ def secrets_rotate() -> None:
 
 @click.group()
 def credential() -> None:
-    """A tenant's credentials for the upstreams it uses (values are write-only)."""
+    """A tenant's credentials for the upstreams it uses, or with --platform the platform's for
+    discovering a global upstream (values are write-only)."""
+
+
+_PLATFORM = click.option(
+    "--platform",
+    is_flag=True,
+    help="The platform's credential for a global upstream (used only to sync it); no TENANT then.",
+)
+
+
+def _credentials_path(platform: bool, args: tuple[str, ...], *, named: bool) -> tuple[str, str]:
+    """The API path that ``TENANT UPSTREAM_ID [NAME]`` (or ``--platform UPSTREAM_ID [NAME]``) names, and NAME."""
+    expected = ([] if platform else ["TENANT"]) + ["UPSTREAM_ID"] + (["NAME"] if named else [])
+    if len(args) != len(expected):
+        raise click.UsageError(f"expected {' '.join(expected)}" + (" with --platform" if platform else ""))
+    given = dict(zip(expected, args, strict=True))
+    try:
+        upstream_id = int(given["UPSTREAM_ID"])
+    except ValueError:
+        raise click.BadParameter(f"{given['UPSTREAM_ID']!r} is not an upstream id", param_hint="UPSTREAM_ID") from None
+    if platform:
+        base = f"/api/v1/upstreams/{upstream_id}/credentials"
+    else:
+        base = f"/api/v1/tenants/{given['TENANT']}/upstreams/{upstream_id}/credentials"
+    name = given.get("NAME", "")
+    return (f"{base}/{name}" if named else base), name
 
 
 def _read_secret(what: str) -> str:
@@ -56,9 +83,8 @@ def _read_secret(what: str) -> str:
 
 
 @credential.command("set")
-@click.argument("tenant")
-@click.argument("upstream_id", type=int)
-@click.argument("name")
+@_PLATFORM
+@click.argument("args", nargs=-1, metavar="[TENANT] UPSTREAM_ID NAME")
 @click.option("--oauth-token-url", default=None, help="OAuth client credentials: the secret read is the client's.")
 @click.option("--client-id", default=None)
 @click.option("--scope", default=None)
@@ -66,9 +92,8 @@ def _read_secret(what: str) -> str:
 @click.option("--auth-method", type=click.Choice(["client_secret_basic", "client_secret_post"]), default=None)
 @with_api
 def credential_set(
-    tenant: str,
-    upstream_id: int,
-    name: str,
+    platform: bool,
+    args: tuple[str, ...],
     oauth_token_url: str | None,
     client_id: str | None,
     scope: str | None,
@@ -77,7 +102,11 @@ def credential_set(
     url: str,
     api_token: str,
 ) -> None:
-    """Set the value of ${NAME} for TENANT's use of UPSTREAM_ID, read from stdin or a hidden prompt."""
+    """Set the value of ${NAME} for TENANT's use of UPSTREAM_ID, read from stdin or a hidden prompt.
+
+    With --platform (and no TENANT): the platform's value, used only to sync a global upstream.
+    """
+    path, _name = _credentials_path(platform, args, named=True)
     body: dict[str, Any]
     if oauth_token_url is None:
         body = {"kind": "secret", "value": _read_secret("value")}
@@ -89,26 +118,29 @@ def credential_set(
         body |= {key: value for key, value in oauth.items() if value is not None}
         body["client_secret"] = _read_secret("client secret")
     with admin_api(url, api_token) as api:
-        show(api.request("PUT", f"/api/v1/tenants/{tenant}/upstreams/{upstream_id}/credentials/{name}", json=body))
+        show(api.request("PUT", path, json=body))
 
 
 @credential.command("list")
-@click.argument("tenant")
-@click.argument("upstream_id", type=int)
+@_PLATFORM
+@click.argument("args", nargs=-1, metavar="[TENANT] UPSTREAM_ID")
 @with_api
-def credential_list(tenant: str, upstream_id: int, url: str, api_token: str) -> None:
+def credential_list(platform: bool, args: tuple[str, ...], url: str, api_token: str) -> None:
+    """TENANT's (or with --platform the platform's) credentials for UPSTREAM_ID: names, never values."""
+    path, _name = _credentials_path(platform, args, named=False)
     with admin_api(url, api_token) as api:
-        page = api.request("GET", f"/api/v1/tenants/{tenant}/upstreams/{upstream_id}/credentials")
+        page = api.request("GET", path)
     for item in page["items"]:
         click.echo(f"{item['name']:<24} {item['kind']:<26} {item['updated_at']}  {item['metadata'] or ''}")
 
 
 @credential.command("delete")
-@click.argument("tenant")
-@click.argument("upstream_id", type=int)
-@click.argument("name")
+@_PLATFORM
+@click.argument("args", nargs=-1, metavar="[TENANT] UPSTREAM_ID NAME")
 @with_api
-def credential_delete(tenant: str, upstream_id: int, name: str, url: str, api_token: str) -> None:
+def credential_delete(platform: bool, args: tuple[str, ...], url: str, api_token: str) -> None:
+    """Delete TENANT's (or with --platform the platform's) credential NAME for UPSTREAM_ID."""
+    path, name = _credentials_path(platform, args, named=True)
     with admin_api(url, api_token) as api:
-        api.request("DELETE", f"/api/v1/tenants/{tenant}/upstreams/{upstream_id}/credentials/{name}")
+        api.request("DELETE", path)
     click.echo(f"credential {name} deleted")

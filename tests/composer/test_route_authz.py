@@ -119,6 +119,21 @@ def table(ids: dict[str, Any]) -> dict[tuple[str, str], tuple[str, Any, list[tup
             None,
             MANAGE,
         ),
+        ("GET", "/api/v1/upstreams/{upstream_id:int}/credentials"): (
+            f"/api/v1/upstreams/{up}/credentials",
+            None,
+            PLATFORM,
+        ),
+        ("PUT", "/api/v1/upstreams/{upstream_id:int}/credentials/{name:str}"): (
+            f"/api/v1/upstreams/{up}/credentials/TOKEN",
+            {"kind": "secret", "value": "s3cret"},
+            PLATFORM,
+        ),
+        ("DELETE", "/api/v1/upstreams/{upstream_id:int}/credentials/{name:str}"): (
+            f"/api/v1/upstreams/{up}/credentials/TOKEN",
+            None,
+            PLATFORM,
+        ),
         ("GET", "/api/v1/tenants/{tenant:str}/agent-keys"): ("/api/v1/tenants/acme/agent-keys", None, MANAGE),
         ("POST", "/api/v1/tenants/{tenant:str}/agent-keys"): (
             "/api/v1/tenants/acme/agent-keys",

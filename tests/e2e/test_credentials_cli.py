@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Mapping
 
 import anyio
@@ -71,3 +72,44 @@ async def test_a_credential_set_from_stdin_is_used_by_syncs_and_survives_key_rot
             assert SECRET not in synced.text
             if not works:
                 assert "ATRIUM_SECRET_KEYS" in synced.json()["detail"]
+
+
+async def test_a_platform_credential_set_from_stdin_syncs_a_global_upstream_and_is_rotated(database_url: str) -> None:
+    old_key, new_key = generate_key(), generate_key()
+    env = atrium_env(database_url, ATRIUM_WATCH_LIST_CHANGED="false", ATRIUM_SECRET_KEYS=old_key)
+    token = await admin_token(database_url)
+    headers = {"Authorization": f"Bearer {token}"}
+    async with serve_http(env={"DEMO_REQUIRE_HEADER": f"Authorization: Bearer {SECRET}"}) as url:
+        async with running_atrium(env) as base, httpx.AsyncClient(base_url=base, headers=headers, timeout=60) as api:
+            await api.post("/api/v1/tenants", json={"slug": "acme", "name": "Acme"})
+            upstream = {
+                "slug": "demo",
+                "name": "Demo",
+                "tenant": None,
+                "transport": "streamable_http",
+                "url": url,
+                "header_templates": {"Authorization": "Bearer ${API_TOKEN}"},
+            }
+            upstream_id = str((await api.post("/api/v1/upstreams", json=upstream)).json()["id"])
+            private = str(
+                (await api.post("/api/v1/upstreams", json={**upstream, "slug": "mine", "tenant": "acme"})).json()["id"]
+            )
+            sync = f"/api/v1/upstreams/{upstream_id}/sync"
+            assert (await api.post(sync)).json()["code"] == "invalid_input"
+            cli_env = {**env, "ATRIUM_URL": base, "ATRIUM_TOKEN": token}
+            await cli(cli_env, "credential", "set", "--platform", upstream_id, "API_TOKEN", stdin=f"{SECRET}\n")
+            assert "API_TOKEN" in await cli(cli_env, "credential", "list", "--platform", upstream_id)
+            assert "API_TOKEN" not in await cli(cli_env, "credential", "list", "acme", upstream_id)
+            assert (await api.post(sync)).status_code == 200
+            with pytest.raises(subprocess.CalledProcessError):  # a private upstream's are its tenant's
+                await cli(cli_env, "credential", "set", "--platform", private, "API_TOKEN", stdin=f"{SECRET}\n")
+            with pytest.raises(subprocess.CalledProcessError):  # --platform takes no TENANT
+                await cli(cli_env, "credential", "list", "--platform", "acme", upstream_id)
+        rotated = await cli({**env, "ATRIUM_SECRET_KEYS": f"{new_key},{old_key}"}, "secrets", "rotate")
+        assert "re-encrypted 1 credentials" in rotated
+        keyed = {**env, "ATRIUM_SECRET_KEYS": new_key}
+        async with running_atrium(keyed) as base, httpx.AsyncClient(base_url=base, headers=headers, timeout=60) as api:
+            assert (await api.post(sync)).status_code == 200
+            cli_env = {**keyed, "ATRIUM_URL": base, "ATRIUM_TOKEN": token}
+            assert "deleted" in await cli(cli_env, "credential", "delete", "--platform", upstream_id, "API_TOKEN")
+            assert (await api.post(sync)).json()["code"] == "invalid_input"

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+import sqlalchemy.exc
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -8,8 +9,9 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from registry import Base, current_revision, upgrade_database
+from registry import Base, Catalog, create_session_factory, current_revision, upgrade_database
 from registry._migrate import alembic_config
+from tests.registry.factories import make_upstream_spec
 
 pytestmark = pytest.mark.anyio
 
@@ -52,3 +54,23 @@ async def test_every_revision_downgrades_and_upgrades_again_with_data_in_place(e
     await upgrade_database(engine)
     assert await current_revision(engine) == revisions[0]
     await test_migrations_produce_exactly_the_models_schema(engine)
+
+
+async def test_the_platforms_credentials_are_unique_per_upstream_and_name_despite_null_tenants(
+    engine: AsyncEngine,
+) -> None:
+    upstream = await Catalog(create_session_factory(engine)).create_upstream(
+        make_upstream_spec(tenant=None), principal="root"
+    )
+    insert = text(
+        "INSERT INTO credentials (tenant_id, upstream_id, name, kind, ciphertext, details, created_by,"
+        " created_at, updated_at) VALUES (NULL, :upstream, :name, 'secret', :ciphertext, '{}', 'root',"
+        " CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+    )
+    values = {"upstream": upstream.id, "ciphertext": b"x"}
+    async with engine.begin() as connection:
+        await connection.execute(insert, {**values, "name": "API_TOKEN"})
+        await connection.execute(insert, {**values, "name": "OTHER"})
+    with pytest.raises(sqlalchemy.exc.IntegrityError):
+        async with engine.begin() as connection:
+            await connection.execute(insert, {**values, "name": "API_TOKEN"})

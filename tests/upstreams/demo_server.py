@@ -24,7 +24,8 @@ a test that runs it as a subprocess needs nothing but ``env=``:
     pre-2026 server, so a client in ``auto`` mode must fall back.
 ``DEMO_REQUIRE_HEADER``
     ``Name: value``. HTTP requests without that exact header are refused, which proves
-    that a client passes its configured headers through.
+    that a client passes its configured headers through. ``Name: one|two`` accepts either
+    value (a global upstream that each caller reaches with its own credential).
 ``DEMO_UNKNOWN_TOOL_FIELD``
     A JSON object merged into the ``add`` tool's wire object *after* the SDK shaped it,
     so the listing carries fields no SDK model knows (``x-…`` keys, future spec fields).
@@ -112,7 +113,7 @@ class DemoServer(MCPServer[None]):
         if self._required_header is not None:
             name, value = self._required_header
             headers = getattr(ctx.request, "headers", None)
-            if headers is not None and headers.get(name) != value:
+            if headers is not None and headers.get(name) not in value.split("|"):
                 raise MCPError(code=INVALID_REQUEST, message=f"missing or wrong {name} header")
         if ctx.method == "notifications/initialized" and ctx.protocol_version in HANDSHAKE_PROTOCOL_VERSIONS:
             self._legacy_sessions.append(ctx.session)
